@@ -1,0 +1,117 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+static const char	*log_progname = "ktx";
+static enum log_level	 log_level = LOG_LEVEL_INFO;
+static int		 log_fatal_status = 1;
+
+void
+log_init(const char *progname, enum log_level level)
+{
+	log_progname = progname;
+	log_level = level;
+}
+
+void
+log_set_level(enum log_level level)
+{
+	log_level = level;
+}
+
+enum log_level
+log_get_level(void)
+{
+	return log_level;
+}
+
+void
+log_set_fatal_status(int status)
+{
+	log_fatal_status = status;
+}
+
+static void
+vlog(const char *prefix, int with_errno, const char *fmt, va_list ap)
+{
+	int	saved = errno;
+
+	fprintf(stderr, "%s: %s", log_progname, prefix);
+	vfprintf(stderr, fmt, ap);
+	if (with_errno)
+		fprintf(stderr, ": %s", strerror(saved));
+	fputc('\n', stderr);
+	fflush(stderr);
+	errno = saved;
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vlog("", 1, fmt, ap);
+	va_end(ap);
+	exit(log_fatal_status);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vlog("", 0, fmt, ap);
+	va_end(ap);
+	exit(log_fatal_status);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vlog("warning: ", 1, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vlog("warning: ", 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (log_level < LOG_LEVEL_INFO)
+		return;
+	va_start(ap, fmt);
+	vlog("", 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (log_level < LOG_LEVEL_DEBUG)
+		return;
+	va_start(ap, fmt);
+	vlog("debug: ", 0, fmt, ap);
+	va_end(ap);
+}

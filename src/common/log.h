@@ -1,0 +1,27 @@
+/*
+ * The one log API of both programs.  Messages go to stderr prefixed with the
+ * program name; fatal/fatalx exit.  Library code in src/common never calls
+ * fatal: it returns -1 and lets its caller decide.
+ */
+#ifndef KTX_LOG_H
+#define KTX_LOG_H
+
+#include <stdarg.h>
+
+enum log_level { LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+
+void	log_init(const char *progname, enum log_level level);
+void	log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+
+void	fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+void	fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/* Exit status fatal/fatalx use; the supervisor sets 2 for usage/config errors. */
+void	log_set_fatal_status(int status);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * Allocation that cannot fail, and small helpers shared by both programs.
+ */
+#ifndef KTX_UTIL_H
+#define KTX_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xreallocarray(void *, size_t, size_t);
+char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
+int	 xasprintf(char **, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/* A growable list of owned strings. */
+struct strv {
+	char	**v;
+	size_t	  n;
+	size_t	  cap;
+};
+void	 strv_push(struct strv *, const char *);	/* copies */
+void	 strv_push_owned(struct strv *, char *);	/* takes ownership */
+void	 strv_release(struct strv *);
+
+/* Milliseconds of CLOCK_MONOTONIC and of the wall clock. */
+int64_t	 now_monotonic_ms(void);
+int64_t	 now_wall_ms(void);
+
+#endif
