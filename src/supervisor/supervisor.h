@@ -16,6 +16,26 @@ struct cmd_context {
 	int	 dir_explicit;	/* given with -C or KTX_PROJECT_DIR */
 };
 
+struct ktx_config;
+struct plan;
+
+/* What `ingest` was asked for, after option parsing (cmd_ingest.c). */
+struct ingest_opts {
+	int	 json;		/* --json: one JSON document on stdout */
+	int	 dry_run;	/* --dry-run: print the plan, touch nothing */
+	int	 jobs;		/* -j N; 0: ingest.sources.maxConcurrency */
+	int	 timeout;	/* --timeout SECS per target; 0: from ktx.yaml, else none */
+	int	 grace;		/* --grace SECS between TERM and KILL; default 10 */
+};
+
+/*
+ * Run a plan: fork a worker per target, stage 1 then stage 2, report in
+ * plan order, write the run record (run.c).  Returns the exit status; a
+ * terminating signal is re-raised instead of returning.
+ */
+int	run_ingest(struct cmd_context *, const struct ktx_config *,
+	    const struct plan *, const struct ingest_opts *);
+
 /* Each command parses its own arguments (argv[0] is the command name). */
 int	cmd_init(struct cmd_context *, int argc, char **argv);
 int	cmd_ingest(struct cmd_context *, int argc, char **argv);
