@@ -17,6 +17,8 @@
 #define KTX_DEFAULT_AUTHOR_NAME		"ktx"
 #define KTX_DEFAULT_AUTHOR_EMAIL	"ktx@example.com"
 #define KTX_DEFAULT_LOCK_MAX_HOLD	600
+#define KTX_CONFIG_MAX_DEPTH		64	/* nesting of YAML collections */
+#define KTX_CONNECTION_ID_MAX		128	/* bytes; ids name paths and branches */
 
 enum driver_kind {
 	DRIVER_DATABASE,	/* scans a live schema; stage 1 */
