@@ -318,23 +318,35 @@ START_TEST(test_anchors_and_aliases)
 }
 END_TEST
 
+/* "llm: [[...]]" with n lists nested.  Caller frees. */
+static char *
+nested_lists(int n)
+{
+	char	*yaml = xmalloc(strlen("llm: \n") + 2 * (size_t)n + 1);
+	char	*p = yaml;
+
+	p += sprintf(p, "llm: ");
+	memset(p, '[', (size_t)n);
+	memset(p + n, ']', (size_t)n);
+	strcpy(p + 2 * n, "\n");
+	return yaml;
+}
+
 START_TEST(test_nesting_depth)
 {
 	struct ktx_config	 cfg;
-	char			 yaml[256];
-	int			 n = KTX_CONFIG_MAX_DEPTH - 1;
+	char			*yaml;
 
 	/* The top-level mapping is level 1; 63 lists below it reach 64. */
-	snprintf(yaml, sizeof(yaml), "llm: %.*s%.*s\n", n,
-	    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
-	    n, "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+	yaml = nested_lists(KTX_CONFIG_MAX_DEPTH - 1);
 	load_ok(yaml, &cfg);
 	config_release(&cfg);
+	free(yaml);
 
-	snprintf(yaml, sizeof(yaml), "llm: %.*s%.*s\n", n + 1,
-	    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
-	    n + 1, "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+	/* The 64th "[" is level 65, at column 6 + 63. */
+	yaml = nested_lists(KTX_CONFIG_MAX_DEPTH);
 	assert_error(yaml, "ktx.yaml:1:69: nested deeper than 64 levels");
+	free(yaml);
 }
 END_TEST
 
@@ -453,7 +465,7 @@ START_TEST(test_required_fields)
 	    "ktx.yaml:2:3: connection \"mb\" (driver \"metabase\") requires"
 	    " \"source_dir\" or \"adapter.command\"");
 
-	/* An adapter command stands in for source_dir; other drivers need nothing. */
+	/* adapter.command stands in for source_dir; other drivers need none. */
 	load_ok("connections:\n"
 	    "  models: {driver: dbt, adapter: {command: [dbt-adapter]}}\n"
 	    "  my: {driver: mysql}\n"

@@ -137,7 +137,8 @@ static const struct driver_info {
 	{ "notion", DRIVER_SOURCE, DRV_BUILTIN | DRV_NEEDS_SOURCE_DIR,
 	    notion_fields },
 	{ "metabase", DRIVER_SOURCE,
-	    DRV_BUILTIN | DRV_NEEDS_SOURCE_DIR | DRV_MAPPINGS, metabase_fields },
+	    DRV_BUILTIN | DRV_NEEDS_SOURCE_DIR | DRV_MAPPINGS,
+	    metabase_fields },
 	{ "local_metabase", DRIVER_SOURCE, DRV_MAPPINGS, metabase_fields },
 	{ "looker", DRIVER_SOURCE, 0, looker_fields },
 	{ "lookml", DRIVER_SOURCE, 0, lookml_fields },
@@ -568,7 +569,8 @@ node_add(struct ynode *parent, struct ynode *kid)
 static int
 node_before(const struct ynode *a, const struct ynode *b)
 {
-	return a->line < b->line || (a->line == b->line && a->column < b->column);
+	return a->line < b->line ||
+	    (a->line == b->line && a->column < b->column);
 }
 
 static int
@@ -617,7 +619,9 @@ find_duplicate(struct builder *b, const struct ynode *map)
 static void
 yaml_failure(struct loader *ld, const yaml_parser_t *p)
 {
-	const char	*problem = p->problem ? p->problem : "cannot be parsed";
+	const char	*problem;
+
+	problem = p->problem != NULL ? p->problem : "cannot be parsed";
 
 	if (p->context != NULL)
 		fail_at(ld, (int)p->problem_mark.line + 1,
@@ -767,7 +771,7 @@ out:
  * Reading values.
  */
 
-/* How messages name a field: "\"url\" of connection \"wh\"", "\"ingest.lock\"". */
+/* How messages name a field: "url" of connection "wh", or "ingest.lock". */
 static const char *
 field_name(char *buf, size_t size, const char *conn, const char *field)
 {
@@ -787,7 +791,8 @@ get_string(struct loader *ld, const struct ynode *n, const char *conn,
 
 	field_name(name, sizeof(name), conn, field);
 	if (n->type != YN_SCALAR || is_null(n)) {
-		fail_node(ld, n, "%s must be a string, not %s", name, kind_of(n));
+		fail_node(ld, n, "%s must be a string, not %s", name,
+		    kind_of(n));
 		return -1;
 	}
 	if (n->len == 0) {
@@ -818,7 +823,8 @@ get_int(struct loader *ld, const struct ynode *n, const char *conn,
 		snprintf(range, sizeof(range), "an integer from %d to %d",
 		    min, max);
 	if (!is_integer(n, &v)) {
-		fail_node(ld, n, "%s must be %s, not %s", name, range, kind_of(n));
+		fail_node(ld, n, "%s must be %s, not %s", name, range,
+		    kind_of(n));
 		return -1;
 	}
 	if (v < min || v > max) {
@@ -840,20 +846,21 @@ get_strv(struct loader *ld, const struct ynode *n, const char *conn,
 
 	field_name(name, sizeof(name), conn, field);
 	if (n->type != YN_SEQUENCE || n->nkids == 0) {
-		fail_node(ld, n, "%s must be a non-empty list of strings, not %s",
-		    name, n->type == YN_SEQUENCE ? "an empty list" : kind_of(n));
+		fail_node(ld, n, "%s must be a non-empty list of strings,"
+		    " not %s", name,
+		    n->type == YN_SEQUENCE ? "an empty list" : kind_of(n));
 		return -1;
 	}
 	for (i = 0; i < n->nkids; i++) {
 		item = n->kids[i];
 		if (item->type != YN_SCALAR || is_null(item)) {
-			fail_node(ld, item, "%s must be a list of strings, not of %s",
-			    name, kind_of(item));
+			fail_node(ld, item, "%s must be a list of strings,"
+			    " not of %s", name, kind_of(item));
 			return -1;
 		}
 		if (item->len == 0 || strlen(item->value) != item->len) {
-			fail_node(ld, item, "%s must not hold an empty string or a"
-			    " NUL character", name);
+			fail_node(ld, item, "%s must not hold an empty string"
+			    " or a NUL character", name);
 			return -1;
 		}
 		strv_push(out, item->value);
@@ -1015,15 +1022,15 @@ load_connection(struct loader *ld, const struct ynode *key,
 	int				 rv;
 
 	if (!valid_id(key)) {
-		fail_node(ld, key, "invalid connection id %s: use up to %d letters,"
-		    " digits, \"_\" and \"-\", starting with a letter or digit",
-		    show(b, key), KTX_CONNECTION_ID_MAX);
+		fail_node(ld, key, "invalid connection id %s: use up to %d"
+		    " letters, digits, \"_\" and \"-\", starting with a letter"
+		    " or digit", show(b, key), KTX_CONNECTION_ID_MAX);
 		return -1;
 	}
 	id = key->value;
 	if (map->type != YN_MAPPING) {
-		fail_node(ld, map, "connection \"%s\" must be a mapping, not %s", id,
-		    kind_of(map));
+		fail_node(ld, map, "connection \"%s\" must be a mapping,"
+		    " not %s", id, kind_of(map));
 		return -1;
 	}
 	if ((dn = map_get(map, "driver")) == NULL) {
@@ -1031,8 +1038,8 @@ load_connection(struct loader *ld, const struct ynode *key,
 		return -1;
 	}
 	if (dn->type != YN_SCALAR || is_null(dn)) {
-		fail_node(ld, dn, "\"driver\" of connection \"%s\" must be a string,"
-		    " not %s", id, kind_of(dn));
+		fail_node(ld, dn, "\"driver\" of connection \"%s\" must be a"
+		    " string, not %s", id, kind_of(dn));
 		return -1;
 	}
 	if (strlen(dn->value) != dn->len ||
@@ -1177,12 +1184,14 @@ load_ingest_sources(struct loader *ld, const struct ynode *map)
 		v = map->kids[i + 1];
 		r = 0;
 		if (text_is(k, "maxConcurrency"))
-			r = get_int(ld, v, NULL, "ingest.sources.maxConcurrency",
+			r = get_int(ld, v, NULL,
+			    "ingest.sources.maxConcurrency",
 			    KTX_MAX_CONCURRENCY_MIN, KTX_MAX_CONCURRENCY_MAX,
 			    &cfg->max_concurrency);
 		else if (text_is(k, "timeoutSeconds"))
-			r = get_int(ld, v, NULL, "ingest.sources.timeoutSeconds",
-			    1, INT_MAX, &cfg->sources_timeout);
+			r = get_int(ld, v, NULL,
+			    "ingest.sources.timeoutSeconds", 1, INT_MAX,
+			    &cfg->sources_timeout);
 		else
 			warn_unknown(ld, k);
 		if (r == -1)
@@ -1204,8 +1213,8 @@ load_ingest_lock(struct loader *ld, const struct ynode *map)
 		k = map->kids[i];
 		v = map->kids[i + 1];
 		if (text_is(k, "maxHoldSeconds")) {
-			if (get_int(ld, v, NULL, "ingest.lock.maxHoldSeconds", 1,
-			    INT_MAX, &ld->cfg->lock_max_hold) == -1)
+			if (get_int(ld, v, NULL, "ingest.lock.maxHoldSeconds",
+			    1, INT_MAX, &ld->cfg->lock_max_hold) == -1)
 				return -1;
 		} else
 			warn_unknown(ld, k);

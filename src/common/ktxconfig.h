@@ -53,9 +53,13 @@ struct ktx_config {
 };
 
 /*
- * Load and validate the file at path.  On success fill cfg and return 0.
+ * Load and validate the file at path.  On success fill cfg and return 0;
+ * unknown fields in the blocks we read are in cfg->warnings, one
+ * "FILE:LINE:COL: unknown field ..." each, for the caller to print.
  * On failure return -1 and put one line "FILE:LINE:COL: what is wrong"
- * (no trailing newline) in *errmsg.  Caller frees *errmsg and releases cfg.
+ * (no trailing newline; "FILE: what is wrong" when the file itself cannot
+ * be read) in *errmsg, FILE being path as given; cfg is left empty.
+ * Caller frees *errmsg and releases cfg.
  */
 int	 config_load(const char *path, struct ktx_config *cfg, char **errmsg);
 void	 config_release(struct ktx_config *cfg);
