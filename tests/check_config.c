@@ -228,8 +228,9 @@ START_TEST(test_positions_with_crlf_and_bom)
 {
 	assert_error("connections:\r\n  wh:\r\n    driver: postgress\r\n",
 	    "ktx.yaml:3:13: unknown driver \"postgress\" for connection \"wh\""
-	    " (known drivers: sqlite, postgres, mysql, snowflake, bigquery,"
-	    " clickhouse, sqlserver, dbt, notion, metabase, local_metabase,"
+	    " (known drivers: sqlite, postgres, mysql, snowflake,"
+	    " bigquery, clickhouse, sqlserver, duckdb, mongodb, dbt,"
+	    " notion, metabase, local_metabase, gdrive, sigma,"
 	    " looker, lookml, metricflow)");
 	assert_error("\xef\xbb\xbf" "connections:\n  wh: 3\n",
 	    "ktx.yaml:2:7: connection \"wh\" must be a mapping, not an"
@@ -420,9 +421,10 @@ START_TEST(test_unknown_driver)
 {
 	assert_error("connections:\n  warehouse:\n    driver: postgress\n",
 	    "ktx.yaml:3:13: unknown driver \"postgress\" for connection"
-	    " \"warehouse\" (known drivers: sqlite, postgres, mysql,"
-	    " snowflake, bigquery, clickhouse, sqlserver, dbt, notion,"
-	    " metabase, local_metabase, looker, lookml, metricflow)");
+	    " \"warehouse\" (known drivers: sqlite, postgres, mysql, snowflake,"
+	    " bigquery, clickhouse, sqlserver, duckdb, mongodb, dbt,"
+	    " notion, metabase, local_metabase, gdrive, sigma,"
+	    " looker, lookml, metricflow)");
 }
 END_TEST
 
@@ -457,13 +459,22 @@ START_TEST(test_required_fields)
 	    "ktx.yaml:2:3: connection \"models\" (driver \"dbt\") requires"
 	    " \"source_dir\" or \"adapter.command\"");
 	assert_error("connections:\n  kb:\n    driver: notion\n"
-	    "    auth_token_ref: env:KB_NOTION_TOKEN\n",
+	    "    crawl_mode: all_accessible\n",
 	    "ktx.yaml:2:3: connection \"kb\" (driver \"notion\") requires"
 	    " \"source_dir\" or \"adapter.command\"");
-	assert_error("connections:\n  mb:\n    driver: metabase\n"
-	    "    api_url: https://metabase.example.com\n",
-	    "ktx.yaml:2:3: connection \"mb\" (driver \"metabase\") requires"
-	    " \"source_dir\" or \"adapter.command\"");
+
+	/* Input ktx fetches itself loads; the worker reports it unsupported. */
+	load_ok("connections:\n"
+	    "  kb: {driver: notion, auth_token_ref: env:KB_NOTION_TOKEN}\n"
+	    "  mb: {driver: metabase, api_url: https://metabase.example.com}\n"
+	    "  models: {driver: dbt, repo_url: https://git.example.com/m}\n",
+	    &cfg);
+	ck_assert_uint_eq(cfg.nconnections, 3);
+	ck_assert_str_eq(cfg.connections[0].remote_input, "auth_token_ref");
+	ck_assert_str_eq(cfg.connections[1].remote_input, "api_url");
+	ck_assert_str_eq(cfg.connections[2].remote_input, "repo_url");
+	ck_assert_ptr_null(cfg.connections[2].source_dir);
+	config_release(&cfg);
 
 	/* adapter.command stands in for source_dir; other drivers need none. */
 	load_ok("connections:\n"
@@ -857,8 +868,9 @@ START_TEST(test_secret_refs_never_in_messages)
 	assert_secret_free("connections:\n  wh: {driver: env:SECRET_DRIVER}\n",
 	    "ktx.yaml:2:16: unknown driver (a secret reference) for connection"
 	    " \"wh\" (known drivers: sqlite, postgres, mysql, snowflake,"
-	    " bigquery, clickhouse, sqlserver, dbt, notion, metabase,"
-	    " local_metabase, looker, lookml, metricflow)");
+	    " bigquery, clickhouse, sqlserver, duckdb, mongodb, dbt,"
+	    " notion, metabase, local_metabase, gdrive, sigma,"
+	    " looker, lookml, metricflow)");
 	assert_secret_free("connections:\n  \"env:SECRET_ID\": {driver: sqlite}\n",
 	    "ktx.yaml:2:3: invalid connection id (a secret reference): use up"
 	    " to 128 letters, digits, \"_\" and \"-\", starting with a letter"
@@ -1035,14 +1047,16 @@ END_TEST
 START_TEST(test_driver_tables)
 {
 	static const char *const databases[] = { "sqlite", "postgres", "mysql",
-	    "snowflake", "bigquery", "clickhouse", "sqlserver" };
+	    "snowflake", "bigquery", "clickhouse", "sqlserver", "duckdb",
+	    "mongodb" };
 	static const char *const sources[] = { "dbt", "notion", "metabase",
-	    "local_metabase", "looker", "lookml", "metricflow" };
+	    "local_metabase", "looker", "lookml", "metricflow", "gdrive",
+	    "sigma" };
 	static const char *const builtin[] = { "sqlite", "postgres", "dbt",
 	    "notion", "metabase" };
 	size_t	i;
 
-	for (i = 0; i < 7; i++) {
+	for (i = 0; i < 9; i++) {
 		ck_assert_int_eq(driver_kind_of(databases[i]), DRIVER_DATABASE);
 		ck_assert_int_eq(driver_kind_of(sources[i]), DRIVER_SOURCE);
 		ck_assert_ptr_nonnull(strstr(driver_names(), databases[i]));
@@ -1058,8 +1072,9 @@ START_TEST(test_driver_tables)
 	ck_assert_int_eq(driver_kind_of(""), -1);
 	ck_assert_int_eq(driver_kind_of(NULL), -1);
 	ck_assert_str_eq(driver_names(), "sqlite, postgres, mysql, snowflake,"
-	    " bigquery, clickhouse, sqlserver, dbt, notion, metabase,"
-	    " local_metabase, looker, lookml, metricflow");
+	    " bigquery, clickhouse, sqlserver, duckdb, mongodb, dbt, notion,"
+	    " metabase, local_metabase, gdrive, sigma, looker, lookml,"
+	    " metricflow");
 }
 END_TEST
 

@@ -91,6 +91,17 @@ static const char *const metabase_fields[] = {
 	"api_url", "api_key", "api_key_ref", "network_proxy", "networkProxy",
 	NULL
 };
+static const char *const duckdb_fields[] = {
+	"context", "query_timeout_ms", "path", NULL
+};
+static const char *const gdrive_fields[] = {
+	"auth_token_ref", "credentials_ref", "folder_ids", "root_folder_ids",
+	NULL
+};
+static const char *const sigma_fields[] = {
+	"base_url", "client_id", "client_secret", "client_secret_ref",
+	"mappings", NULL
+};
 static const char *const looker_fields[] = {
 	"base_url", "client_id", "client_secret", "client_secret_ref",
 	"mappings", NULL
@@ -107,6 +118,17 @@ static const char *const dbt_fields[] = {
 	"repo_url", "branch", "path", "auth_token_ref", "profiles_path",
 	"target", "project_name", NULL
 };
+/*
+ * Fields with which ktx fetches a source's input itself (an API, a git
+ * repository): such a connection loads without source_dir, and the worker
+ * names the field when it reports that this build reads local input only.
+ */
+static const char *const metabase_remote[] = { "api_url", NULL };
+static const char *const notion_remote[] = {
+	"auth_token", "auth_token_ref", NULL
+};
+static const char *const dbt_remote[] = { "repo_url", NULL };
+
 static const char *const metricflow_fields[] = {
 	"metricflow", NULL
 };
@@ -122,27 +144,33 @@ static const struct driver_info {
 	enum driver_kind	 kind;
 	unsigned		 flags;
 	const char *const	*ktx_fields;
+	const char *const	*remote_fields;	/* ktx fetches the input itself */
 } drivers[] = {
 	{ "sqlite", DRIVER_DATABASE, DRV_BUILTIN | DRV_SQLITE_PATH,
-	    warehouse_fields },
+	    warehouse_fields, NULL },
 	{ "postgres", DRIVER_DATABASE, DRV_BUILTIN | DRV_NEEDS_URL,
-	    warehouse_fields },
-	{ "mysql", DRIVER_DATABASE, 0, warehouse_fields },
-	{ "snowflake", DRIVER_DATABASE, 0, warehouse_fields },
-	{ "bigquery", DRIVER_DATABASE, 0, warehouse_fields },
-	{ "clickhouse", DRIVER_DATABASE, 0, warehouse_fields },
-	{ "sqlserver", DRIVER_DATABASE, 0, warehouse_fields },
+	    warehouse_fields, NULL },
+	{ "mysql", DRIVER_DATABASE, 0, warehouse_fields, NULL },
+	{ "snowflake", DRIVER_DATABASE, 0, warehouse_fields, NULL },
+	{ "bigquery", DRIVER_DATABASE, 0, warehouse_fields, NULL },
+	{ "clickhouse", DRIVER_DATABASE, 0, warehouse_fields, NULL },
+	{ "sqlserver", DRIVER_DATABASE, 0, warehouse_fields, NULL },
+	{ "duckdb", DRIVER_DATABASE, 0, duckdb_fields, NULL },
+	{ "mongodb", DRIVER_DATABASE, 0, warehouse_fields, NULL },
 	{ "dbt", DRIVER_SOURCE, DRV_BUILTIN | DRV_NEEDS_SOURCE_DIR,
-	    dbt_fields },
+	    dbt_fields, dbt_remote },
 	{ "notion", DRIVER_SOURCE, DRV_BUILTIN | DRV_NEEDS_SOURCE_DIR,
-	    notion_fields },
+	    notion_fields, notion_remote },
 	{ "metabase", DRIVER_SOURCE,
 	    DRV_BUILTIN | DRV_NEEDS_SOURCE_DIR | DRV_MAPPINGS,
-	    metabase_fields },
-	{ "local_metabase", DRIVER_SOURCE, DRV_MAPPINGS, metabase_fields },
-	{ "looker", DRIVER_SOURCE, 0, looker_fields },
-	{ "lookml", DRIVER_SOURCE, 0, lookml_fields },
-	{ "metricflow", DRIVER_SOURCE, 0, metricflow_fields },
+	    metabase_fields, metabase_remote },
+	{ "local_metabase", DRIVER_SOURCE, DRV_MAPPINGS, metabase_fields,
+	    NULL },
+	{ "gdrive", DRIVER_SOURCE, 0, gdrive_fields, NULL },
+	{ "sigma", DRIVER_SOURCE, 0, sigma_fields, NULL },
+	{ "looker", DRIVER_SOURCE, 0, looker_fields, NULL },
+	{ "lookml", DRIVER_SOURCE, 0, lookml_fields, NULL },
+	{ "metricflow", DRIVER_SOURCE, 0, metricflow_fields, NULL },
 };
 #define NDRIVERS	(sizeof(drivers) / sizeof(drivers[0]))
 
@@ -312,13 +340,14 @@ text_is(const struct ynode *n, const char *s)
 	    memcmp(n->value, s, len) == 0;
 }
 
-static int
+/* The entry of list that n's text equals, or NULL. */
+static const char *
 text_in(const struct ynode *n, const char *const *list)
 {
 	for (; list != NULL && *list != NULL; list++)
 		if (text_is(n, *list))
-			return 1;
-	return 0;
+			return *list;
+	return NULL;
 }
 
 static int
@@ -327,7 +356,7 @@ is_null(const struct ynode *n)
 	static const char *const nulls[] = { "", "~", "null", "Null", "NULL",
 	    NULL };
 
-	return n->type == YN_SCALAR && n->plain && text_in(n, nulls);
+	return n->type == YN_SCALAR && n->plain && text_in(n, nulls) != NULL;
 }
 
 /*
@@ -1001,7 +1030,7 @@ check_required(struct loader *ld, const struct ktx_connection *c,
 		return -1;
 	}
 	if ((d->flags & DRV_NEEDS_SOURCE_DIR) && c->source_dir == NULL &&
-	    c->adapter_command.n == 0) {
+	    c->adapter_command.n == 0 && c->remote_input == NULL) {
 		fail_node(ld, key, "connection \"%s\" (driver \"%s\") requires"
 		    " \"source_dir\" or \"adapter.command\"", c->id, d->name);
 		return -1;
@@ -1080,7 +1109,10 @@ load_connection(struct loader *ld, const struct ynode *key,
 			    &c->source_dir);
 		else if ((d->flags & DRV_MAPPINGS) && text_is(k, "mappings"))
 			rv = load_mappings(ld, c, v);
-		else if (!text_in(k, d->ktx_fields))
+		else if (text_in(k, d->remote_fields) != NULL) {
+			if (c->remote_input == NULL)
+				c->remote_input = text_in(k, d->remote_fields);
+		} else if (!text_in(k, d->ktx_fields))
 			warn_unknown(ld, k);
 		if (rv == -1)
 			return -1;

@@ -36,6 +36,8 @@ struct ktx_connection {
 	struct strv	 adapter_command;	/* empty: the built-in adapter */
 	int		 adapter_timeout;	/* seconds; 0: none */
 	char		*mappings_connection;	/* metabase: warehouse connection id, or NULL */
+	const char	*remote_input;	/* a ktx field naming input ktx fetches itself
+					   ("repo_url", "api_url", ...), or NULL */
 	int		 line;		/* where "<id>:" stands in ktx.yaml */
 	int		 column;
 };
