@@ -1,0 +1,153 @@
+/*
+ * Built-in database adapters: scan a live schema into a driver-neutral
+ * model (dbscan_sqlite, dbscan_postgres), then write the model into a
+ * worktree (dbscan_write) as ktx's live-database adapter lays it out:
+ *
+ *   raw-sources/<conn>/live-database/<syncId>/connection.json
+ *   raw-sources/<conn>/live-database/<syncId>/foreign-keys.json
+ *   raw-sources/<conn>/live-database/<syncId>/warnings.json
+ *   raw-sources/<conn>/live-database/<syncId>/tables/<b64url(catalog|"_")>.
+ *       <b64url(db|"_")>.<b64url(name)>.json
+ *   semantic-layer/<conn>/_schema/<shard>.yaml
+ *
+ * Determinism: the same schema gives the same bytes in every file.  No file
+ * holds a volatile field: ktx's connection.json "extractedAt" is not written
+ * (ktx itself drops it before comparing snapshots), nor a server version,
+ * host, user or anything taken from a URL.  JSON is 2-space pretty with keys
+ * in a fixed order and a final newline, as JSON.stringify(v, null, 2) + "\n"
+ * writes it.  When the newest existing snapshot of the connection holds
+ * exactly the files and bytes this scan would write, no new snapshot is
+ * written and its syncId is reused (ktx does the same), so an unchanged
+ * schema leaves the tree unchanged.
+ *
+ * Shards: the key is the table's db (its schema), or "public" without one,
+ * as ktx's getShardKey does for postgres and sqlite.  SQLite tables get db
+ * "main", SQLite's name for the database file, so a SQLite connection has
+ * one shard, main.yaml, and its tables' refs read "main.<table>".  A table
+ * is keyed in the shards by its name; when one name occurs in several
+ * schemas of a scan, each such table is keyed "<db>__<name>" (with a
+ * "duplicate_table_name" warning) so that source names stay unique within
+ * the connection.  Joins come from foreign keys, in both directions:
+ * many_to_one from the referencing table, one_to_many back (one_to_one both
+ * ways when the referencing columns are the table's primary key or a unique
+ * index), "on" written "<a>.<x> = <b>.<y>[ AND ...]", origin formal, only
+ * when both tables are in the scan.  A rescan keeps what sl_shard_preserve
+ * keeps; shards under _schema/ that the scan no longer produces are
+ * removed, since only scans write there.
+ *
+ * Secrets: dbscan_postgres gets the URL already resolved; neither the URL
+ * nor any part of it is written to a file or put in a message.
+ */
+#ifndef KTX_ADAPTERS_H
+#define KTX_ADAPTERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "ktxconfig.h"
+
+#define DBSCAN_SOURCE_KEY	"live-database"
+
+struct dbscan_column {
+	char		*name;
+	char		*native_type;	/* as declared; "" when SQLite has none */
+	char		*normalized_type; /* lower case, parameters removed */
+	const char	*dimension_type;  /* string|number|time|boolean */
+	int		 nullable;
+	int		 pk;		/* 1-based position in the primary key, 0 */
+	char		*comment;	/* or NULL */
+};
+
+/* A foreign key of the table that holds it; columns paired by index. */
+struct dbscan_fk {
+	char		*name;		/* constraint name; NULL in SQLite */
+	char		*to_catalog;	/* or NULL */
+	char		*to_db;		/* or NULL */
+	char		*to_table;
+	struct strv	 from_columns;
+	struct strv	 to_columns;
+	int		 unique;	/* from_columns are a pk or unique key */
+};
+
+struct dbscan_table {
+	char			*catalog;	/* NULL for sqlite and postgres */
+	char			*db;		/* schema; "main" for sqlite */
+	char			*name;
+	const char		*kind;		/* table|view|external */
+	char			*comment;	/* or NULL */
+	int64_t			 estimated_rows;	/* -1: unknown */
+	struct dbscan_column	*columns;	/* in declared order */
+	size_t			 ncolumns;
+	struct dbscan_fk	*fks;		/* sorted by name, then columns */
+	size_t			 nfks;
+};
+
+struct dbscan_warning {
+	char		*code;
+	char		*message;
+	int		 recoverable;
+	char		*table;		/* or NULL */
+	char		*column;	/* or NULL */
+};
+
+struct dbscan {
+	char			*conn_id;
+	char			*driver;
+	char			*database;	/* sqlite: the configured path or url;
+						   postgres: the database name */
+	struct strv		 enabled_tables;	/* the scope; empty: all */
+	struct dbscan_table	*tables;	/* sorted by catalog, db, name */
+	size_t			 ntables;
+	struct dbscan_warning	*warnings;
+	size_t			 nwarnings;
+};
+
+void	 dbscan_init(struct dbscan *);
+void	 dbscan_release(struct dbscan *);
+
+/*
+ * Scan the SQLite database of conn ("path", or "url": "sqlite:///<abs>" is
+ * an absolute path, "sqlite://<rel>" and a plain relative path are relative
+ * to project_dir).  The file is opened read-only.  On failure return -1 with
+ * one line in *errmsg, "connection "<id>": ..." naming the file; out is
+ * left empty.  Caller releases out and frees *errmsg.
+ */
+int	 dbscan_sqlite(const struct ktx_connection *conn, const char *project_dir,
+	    struct dbscan *out, char **errmsg);
+
+/*
+ * Open conn's SQLite file read-only (SQLITE_OPEN_READONLY and mode=ro), as
+ * dbscan_sqlite does.  *pathp gets the resolved path.  Caller closes *dbp
+ * and frees *pathp and *errmsg.
+ */
+int	 dbscan_sqlite_open(const struct ktx_connection *conn,
+	    const char *project_dir, sqlite3 **dbp, char **pathp, char **errmsg);
+
+/*
+ * Scan a PostgreSQL database through libpq: every schema but pg_catalog,
+ * information_schema, pg_toast* and pg_temp*, or the tables conn's
+ * enabled_tables names ("schema.table", or "table" in any schema).  One
+ * read-only transaction.  resolved_url is a libpq URI or conninfo string
+ * with secrets resolved.  Errors: "connection "<id>": could not connect to
+ * the PostgreSQL server: <libpq's first line, without the password>", or a
+ * query that failed.
+ */
+int	 dbscan_postgres(const struct ktx_connection *conn,
+	    const char *resolved_url, struct dbscan *out, char **errmsg);
+
+/*
+ * Write the scan into worktree: a raw snapshot under sync_id (or none when
+ * the newest snapshot is identical; see above) and the manifest shards.
+ * *used_sync_id gets the syncId whose snapshot now holds the scan.  Caller
+ * frees *used_sync_id and *errmsg.
+ */
+int	 dbscan_write(const struct dbscan *scan, const char *worktree,
+	    const char *conn_id, const char *sync_id, char **used_sync_id,
+	    char **errmsg);
+
+/* ktx's dimension type of a native type: string, number, time or boolean. */
+const char *dbscan_dimension_type(const char *driver, const char *native_type);
+
+#endif
