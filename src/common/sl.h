@@ -1,9 +1,9 @@
 /*
  * The semantic layer of a project tree, composed as ktx composes it.
  *
- * Files: semantic-layer/<conn>/*.yaml and *.yml (standalone sources and
- * overlays) and semantic-layer/<conn>/_schema/*.yaml (manifest shards the
- * database scans write).  A source's identity is the "name:" in its file,
+ * Files: semantic-layer/<conn>/<file>.yaml or .yml (standalone sources
+ * and overlays) and semantic-layer/<conn>/_schema/<shard>.yaml (manifest
+ * shards the database scans write).  A source's identity is the "name:" in its file,
  * never the file name.  Composition, per connection:
  *  1. every entry of every manifest shard becomes a source (manifest-
  *     backed): grain = its pk columns, else all columns; a column of type
@@ -166,7 +166,8 @@ struct sl {
 	size_t			 nsources;
 	struct sl_file		*files;		/* sorted by path */
 	size_t			 nfiles;
-	struct sl_error		*errors;	/* in path order */
+	struct sl_error		*errors;	/* files in path order, then
+						   composition errors */
 	size_t			 nerrors;
 	struct sl_orphan	*orphans;
 	size_t			 norphans;
