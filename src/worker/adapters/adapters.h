@@ -150,4 +150,30 @@ int	 dbscan_write(const struct dbscan *scan, const char *worktree,
 /* ktx's dimension type of a native type: string, number, time or boolean. */
 const char *dbscan_dimension_type(const char *driver, const char *native_type);
 
+/*
+ * For the scanners: building the model.  Returned pointers point into
+ * arrays that the next add of the same kind may move.
+ */
+struct dbscan_table *dbscan_add_table(struct dbscan *, const char *catalog,
+	    const char *db, const char *name, const char *kind);
+struct dbscan_column *dbscan_add_column(struct dbscan *, struct dbscan_table *,
+	    const char *name, const char *native_type);
+struct dbscan_fk *dbscan_add_fk(struct dbscan_table *, const char *name,
+	    const char *to_catalog, const char *to_db, const char *to_table);
+void	 dbscan_warn(struct dbscan *, const char *code, const char *table,
+	    const char *column, const char *fmt, ...)
+	    __attribute__((format(printf, 5, 6)));
+/*
+ * Whether enabled_tables lets the scan see db.name ("db.name" or "name";
+ * all tables when it is empty); nocase for databases whose identifiers
+ * ignore case.  Marks the entries that matched in used (one per entry).
+ */
+int	 dbscan_in_scope(const struct dbscan *, const char *db, const char *name,
+	    int nocase, unsigned char *used);
+/*
+ * Put the model in its canonical order (tables, foreign keys, warnings)
+ * and warn about enabled_tables entries that matched no table.
+ */
+void	 dbscan_finish(struct dbscan *, const unsigned char *used);
+
 #endif
