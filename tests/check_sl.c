@@ -410,6 +410,12 @@ START_TEST(test_load_errors_with_positions)
 	    "semantic-layer/wh/typo.yaml"));
 	ck_assert_int_eq(f->kind, SL_FILE_STANDALONE);
 	ck_assert_uint_eq(f->errors.n, 2);
+	/* A shard declares its entries with errors too, for the gates. */
+	ck_assert_ptr_nonnull(f = sl_file_find(&sl,
+	    "semantic-layer/wh/_schema/app.yaml"));
+	ck_assert_uint_eq(f->names.n, 2);
+	ck_assert_str_eq(f->names.v[0], "users");
+	ck_assert_str_eq(f->names.v[1], "sessions");
 
 	/* A file with errors still contributes what could be read. */
 	ck_assert_ptr_nonnull(s = sl_source_find(&sl, "wh", "events"));

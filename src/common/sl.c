@@ -1425,10 +1425,12 @@ out:
 
 /*
  * A shard's entries; an entry with errors is left out (its errors stay in
- * c).  Returns -1 when anything was wrong.
+ * c), but its key, like every other, goes to keys when keys is not NULL.
+ * Returns -1 when anything was wrong.
  */
 static int
-read_shard(struct ctx *c, const struct sl_node *root, struct sl_shard *shard)
+read_shard(struct ctx *c, const struct sl_node *root, struct sl_shard *shard,
+    struct strv *keys)
 {
 	static const char *const fields[] = { "tables", NULL };
 	const struct sl_node	*tables;
@@ -1448,6 +1450,9 @@ read_shard(struct ctx *c, const struct sl_node *root, struct sl_shard *shard)
 	if (get_map(c, tables, "tables") == -1)
 		return -1;
 	for (i = 0; i < tables->nkids; i += 2) {
+		if (keys != NULL && tables->kids[i]->len > 0 &&
+		    strlen(tables->kids[i]->value) == tables->kids[i]->len)
+			strv_push(keys, tables->kids[i]->value);
 		if (read_shard_entry(c, tables->kids[i], tables->kids[i + 1],
 		    &t) == -1) {
 			shard_table_release(&t);
@@ -1852,9 +1857,7 @@ load_file(struct loader *ld, size_t i)
 		goto out;
 	if (is_shard_path(f->path)) {
 		f->kind = SL_FILE_SHARD;
-		read_shard(&c, root, &pf->shard);
-		for (k = 0; k < pf->shard.ntables; k++)
-			strv_push(&f->names, pf->shard.tables[k].key);
+		read_shard(&c, root, &pf->shard, &f->names);
 	} else {
 		read_source_file(&c, root, &f->kind, &pf->sf);
 		if (pf->sf.src.name != NULL)
@@ -1917,6 +1920,7 @@ collect_decls(struct loader *ld)
 {
 	struct sl	*sl = ld->sl;
 	struct sl_file	*f;
+	struct sl_shard	*shard;
 	struct decl	*d;
 	size_t		 i, k;
 
@@ -1924,20 +1928,23 @@ collect_decls(struct loader *ld)
 		f = &sl->files[i];
 		if (f->kind == SL_FILE_UNREADABLE)
 			continue;
-		for (k = 0; k < f->names.n; k++) {
-			d = decl_get(ld, f->conn, f->names.v[k]);
-			if (f->kind == SL_FILE_SHARD) {
-				d->shards = xreallocarray(d->shards,
-				    d->nshards + 1, sizeof(*d->shards));
-				d->entries = xreallocarray(d->entries,
-				    d->nshards + 1, sizeof(*d->entries));
-				d->shards[d->nshards] = i;
-				d->entries[d->nshards++] = k;
-			} else {
-				d->files = xreallocarray(d->files,
-				    d->nfiles + 1, sizeof(*d->files));
-				d->files[d->nfiles++] = i;
-			}
+		if (f->kind != SL_FILE_SHARD) {
+			d = decl_get(ld, f->conn, f->names.v[0]);
+			d->files = xreallocarray(d->files, d->nfiles + 1,
+			    sizeof(*d->files));
+			d->files[d->nfiles++] = i;
+			continue;
+		}
+		/* The entries that were read; names also has the others. */
+		shard = &ld->parsed[i].shard;
+		for (k = 0; k < shard->ntables; k++) {
+			d = decl_get(ld, f->conn, shard->tables[k].key);
+			d->shards = xreallocarray(d->shards, d->nshards + 1,
+			    sizeof(*d->shards));
+			d->entries = xreallocarray(d->entries, d->nshards + 1,
+			    sizeof(*d->entries));
+			d->shards[d->nshards] = i;
+			d->entries[d->nshards++] = k;
 		}
 	}
 }
@@ -2231,14 +2238,16 @@ compose_overlay(struct sl *sl, struct sl_source *s, struct sfile *sf)
 		join_copy(&s->joins[s->njoins++], &o->joins[i]);
 	s->measures = xreallocarray(s->measures, s->nmeasures + o->nmeasures,
 	    sizeof(*s->measures));
-	memcpy(s->measures + s->nmeasures, o->measures,
-	    o->nmeasures * sizeof(*o->measures));
+	if (o->nmeasures > 0)
+		memcpy(s->measures + s->nmeasures, o->measures,
+		    o->nmeasures * sizeof(*o->measures));
 	s->nmeasures += o->nmeasures;
 	o->nmeasures = 0;
 	s->segments = xreallocarray(s->segments, s->nsegments + o->nsegments,
 	    sizeof(*s->segments));
-	memcpy(s->segments + s->nsegments, o->segments,
-	    o->nsegments * sizeof(*o->segments));
+	if (o->nsegments > 0)
+		memcpy(s->segments + s->nsegments, o->segments,
+		    o->nsegments * sizeof(*o->segments));
 	s->nsegments += o->nsegments;
 	o->nsegments = 0;
 	if (o->default_time_dimension != NULL) {
@@ -3317,7 +3326,7 @@ sl_shard_read(const char *path, const char *name, struct sl_shard *shard,
 		goto out;
 	if ((root = parse_yaml(&c, buf, len)) == NULL)
 		goto out;
-	read_shard(&c, root, shard);
+	read_shard(&c, root, shard, NULL);
 	if (c.errors.n == 0)
 		rv = 0;
 out:

@@ -136,8 +136,10 @@ struct sl_file {
 	char			*conn;
 	enum sl_file_kind	 kind;
 	struct strv		 names;		/* a shard's table keys in file
-						   order; the name: of another
-						   file (none if it has none) */
+						   order, entries with errors
+						   included; the name: of
+						   another file (none if it
+						   has none) */
 	struct strv		 errors;	/* this file's sl_error texts */
 };
 

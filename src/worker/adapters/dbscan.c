@@ -295,10 +295,13 @@ dbscan_finish(struct dbscan *scan, const unsigned char *used)
 			dbscan_warn(scan, "enabled_table_not_found", NULL, NULL,
 			    "enabled_tables names \"%s\", which is not in the"
 			    " database", scan->enabled_tables.v[i]);
-	qsort(scan->tables, scan->ntables, sizeof(*scan->tables), table_cmp);
+	if (scan->ntables > 1)
+		qsort(scan->tables, scan->ntables, sizeof(*scan->tables),
+		    table_cmp);
 	for (i = 0; i < scan->ntables; i++)
-		qsort(scan->tables[i].fks, scan->tables[i].nfks,
-		    sizeof(*scan->tables[i].fks), fk_cmp);
+		if (scan->tables[i].nfks > 1)
+			qsort(scan->tables[i].fks, scan->tables[i].nfks,
+			    sizeof(*scan->tables[i].fks), fk_cmp);
 	shared = xcalloc(scan->ntables + 1, 1);
 	shared_names(scan, shared);
 	for (i = 0; i < scan->ntables; i++)
@@ -311,8 +314,9 @@ dbscan_finish(struct dbscan *scan, const unsigned char *used)
 			    "public", scan->tables[i].db != NULL ?
 			    scan->tables[i].db : "public", scan->tables[i].name);
 	free(shared);
-	qsort(scan->warnings, scan->nwarnings, sizeof(*scan->warnings),
-	    warning_cmp);
+	if (scan->nwarnings > 1)
+		qsort(scan->warnings, scan->nwarnings,
+		    sizeof(*scan->warnings), warning_cmp);
 }
 
 /*
@@ -1197,7 +1201,8 @@ fk_joins(const struct keying *k, struct pending_join **out, size_t *nout)
 			    "one_to_many";
 		}
 	}
-	qsort(*out, *nout, sizeof(**out), pending_cmp);
+	if (*nout > 1)
+		qsort(*out, *nout, sizeof(**out), pending_cmp);
 }
 
 static int
