@@ -544,7 +544,8 @@ START_TEST(test_raw_files_are_valid_json)
 	cJSON_Delete(j);
 	free(text);
 	text = slurp_tmp("wt/raw-sources/wh/live-database/s1/warnings.json");
-	ck_assert_ptr_nonnull(strstr(text, "\"code\": \"foreign_key_unresolved\""));
+	ck_assert_ptr_nonnull(strstr(text,
+	    "\"code\": \"foreign_key_unresolved\""));
 	ck_assert_ptr_nonnull(strstr(text, "\"table\": \"dangling\""));
 	free(text);
 	free(used);
@@ -712,7 +713,8 @@ START_TEST(test_sqlite_is_read_only)
 	struct ktx_connection	 c;
 	struct stat		 before, after;
 	sqlite3			*db;
-	char			*path, *dbpath = NULL, *err = NULL, *used = NULL;
+	char			*path, *dbpath = NULL, *err = NULL;
+	char			*used = NULL;
 	char			*bytes_before, *bytes_after;
 	size_t			 lb, la;
 
@@ -761,8 +763,8 @@ START_TEST(test_sqlite_paths_and_errors)
 
 	sqlite_conn(&c, "missing.db");
 	ck_assert_int_eq(dbscan_sqlite(&c, tmpdir, &scan, &err), -1);
-	xasprintf(&expect, "connection \"wh\": SQLite database \"%s/missing.db\""
-	    " does not exist", tmpdir);
+	xasprintf(&expect, "connection \"wh\": SQLite database"
+	    " \"%s/missing.db\" does not exist", tmpdir);
 	ck_assert_str_eq(err, expect);
 	ck_assert_uint_eq(scan.ntables, 0);
 	free(expect);
@@ -1049,7 +1051,8 @@ START_TEST(test_postgres_scan)
 	struct ktx_connection		 c;
 	struct dbscan			 scan;
 	const struct dbscan_table	*t;
-	char				*url, *err = NULL, *used = NULL, *wt;
+	char				*url, *err = NULL, *used = NULL;
+	char				*wt;
 	char				*text;
 
 	pg_require();

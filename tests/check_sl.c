@@ -149,7 +149,8 @@ START_TEST(test_compose_reference_examples)
 	ck_assert_str_eq(sl.connections.v[1], "wh");
 	ck_assert(sl_has_connection(&sl, "wh"));
 	ck_assert(!sl_has_connection(&sl, "nope"));
-	/* crm: accounts; wh: customers, invoices, open_invoices, subscriptions */
+	/* crm: accounts; wh: customers, invoices, open_invoices and
+	   subscriptions */
 	ck_assert_uint_eq(sl.nsources, 5);
 	ck_assert_str_eq(sl.sources[0].name, "accounts");
 	ck_assert_str_eq(sl.sources[1].name, "customers");
@@ -231,7 +232,8 @@ START_TEST(test_orphan_overlay_dropped_and_gated)
 	ck_assert_ptr_null(sl_source_find(&sl, NULL, "ghost"));
 	ck_assert_uint_eq(sl.norphans, 1);
 	ck_assert_str_eq(sl.orphans[0].name, "ghost");
-	ck_assert_str_eq(sl.orphans[0].pos.path, "semantic-layer/wh/ghost.yaml");
+	ck_assert_str_eq(sl.orphans[0].pos.path,
+	    "semantic-layer/wh/ghost.yaml");
 	ck_assert(has_line(&sl.warnings, "semantic-layer/wh/ghost.yaml:1:7:"
 	    " overlay \"ghost\" has no manifest entry to compose onto"
 	    " (dropped)"));
@@ -590,7 +592,8 @@ tricky_shard(struct sl_shard *sh)
 {
 	static const char *const values[] = {
 		"plain words", "has: colon", "has #hash", "#start", "true",
-		"No", "null", "~", "123", "1.5e3", "-7", ".5", "0x1f", "", " lead",
+		"No", "null", "~", "123", "1.5e3", "-7", ".5", "0x1f", "",
+		" lead",
 		"trail ", "quote \" inside", "both ' and \"", "it's",
 		"line\nbreak", "tab\there", "caf\xc3\xa9 \xe2\x82\xac",
 		"- dash", "-dash", "? q", "key:", "[x]", "{y}", "*star", "&amp",
@@ -821,7 +824,8 @@ START_TEST(test_preserve_on_rescan)
 	    "    descriptions: {db: old comment, ai: guessed, owner: sales}\n"
 	    "    usage: {executions: 3}\n"
 	    "    columns:\n"
-	    "      - {name: id, type: number, descriptions: {db: x, note: key}}\n"
+	    "      - {name: id, type: number,"
+	    " descriptions: {db: x, note: key}}\n"
 	    "      - {name: dropped, type: string, descriptions: {note: n}}\n"
 	    "    joins:\n"
 	    "      - {to: customers, on: orders.cid = customers.id,"

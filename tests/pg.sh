@@ -26,8 +26,8 @@ find_bindir() {
 			return
 		fi
 	done
-	d=$(dirname "$(command -v initdb 2>/dev/null || echo /nonexistent/initdb)")
-	echo "$d"
+	d=$(command -v initdb 2>/dev/null || echo /nonexistent/initdb)
+	dirname "$d"
 }
 
 BINDIR=$(find_bindir)
@@ -40,7 +40,9 @@ fi
 # as_owner CMD...: run CMD as the user that owns the server.
 if [ "$(id -u)" -eq 0 ]; then
 	OWNER=postgres
-	as_owner() { setpriv --reuid="$OWNER" --regid="$OWNER" --init-groups -- "$@"; }
+	as_owner() {
+		setpriv --reuid="$OWNER" --regid="$OWNER" --init-groups -- "$@"
+	}
 else
 	OWNER=$(id -un)
 	as_owner() { "$@"; }

@@ -178,14 +178,19 @@ enum sl_node_type {
 	SN_MAPPING
 };
 
+/*
+ * A scalar's value is NUL-terminated, and len may count NULs written as
+ * escapes; kids are a sequence's items, or a mapping's keys and values
+ * in turn.
+ */
 struct sl_node {
 	enum sl_node_type	  type;
 	int			  line;
 	int			  column;
-	char			 *value;	/* scalar text, NUL-terminated */
-	size_t			  len;		/* may count NULs written as escapes */
+	char			 *value;
+	size_t			  len;
 	int			  plain;	/* plain and untagged */
-	struct sl_node		**kids;		/* items; for a mapping key, value, ... */
+	struct sl_node		**kids;
 	size_t			  nkids;
 	size_t			  cap;
 };
@@ -241,7 +246,7 @@ struct ctx {
 	const char	*path;		/* how messages name the file */
 	struct strv	 errors;	/* "<path>:<l>:<c>: ..." */
 	struct strv	 warnings;
-	struct strv	 sources;	/* the source each error concerns, or "" */
+	struct strv	 sources;	/* each error's source, or "" */
 	const char	*source;	/* the one being read, or NULL */
 };
 
@@ -416,8 +421,8 @@ check_duplicates(struct ctx *c, const struct sl_node *map)
 		if (keys[i]->len == keys[i - 1]->len &&
 		    memcmp(keys[i]->value, keys[i - 1]->value,
 		    keys[i]->len) == 0) {
-			err_node(c, keys[i], "duplicate key %s (first at %d:%d)",
-			    show(b, keys[i]), keys[i - 1]->line,
+			err_node(c, keys[i], "duplicate key %s (first at"
+			    " %d:%d)", show(b, keys[i]), keys[i - 1]->line,
 			    keys[i - 1]->column);
 			rv = -1;
 			break;
@@ -1015,7 +1020,7 @@ enum column_schema {
 	COLUMN_STANDALONE,	/* name, type?, role?, ... */
 	COLUMN_COMPUTED,	/* overlay "columns": name, type and expr */
 	COLUMN_OVERRIDE,	/* overlay "column_overrides" */
-	COLUMN_MANIFEST		/* name, type?, pk?, nullable?, descriptions? */
+	COLUMN_MANIFEST		/* name, type?, pk?, nullable?, ... */
 };
 
 static const char *const standalone_column_fields[] = {
@@ -1483,9 +1488,9 @@ static const char *const overlay_fields[] = {
 
 /* What one standalone or overlay file holds. */
 struct sfile {
-	struct sl_source	 src;		/* an overlay's own parts only */
+	struct sl_source	 src;		/* an overlay's own */
 	int			 has_grain;
-	char			*inherits;	/* inherits_columns_from */
+	char			*inherits;
 	struct sl_pos		 inherits_pos;
 	struct sl_column	*overrides;	/* column_overrides */
 	size_t			 noverrides;
@@ -1624,18 +1629,26 @@ read_source_file(struct ctx *c, const struct sl_node *root,
  * Loading a tree.
  */
 
+/*
+ * Keys join their parts with NUL bytes.  conns: conn -> 1; files: path ->
+ * struct sl_file *; src: conn, name -> struct sl_source *, src_any: name
+ * -> the first such source in conn order, and the same with the name in
+ * lower case; entities: conn, source, entity -> SL_ENTITY_* mask; tables:
+ * conn, ref -> 1 and ref -> 1 (refs normalized); errors: conn, source ->
+ * struct strv * of texts; orphans: conn, name -> struct sl_orphan *.
+ */
 struct sl_index {
-	struct ht	conns;		/* conn -> index+1 of its first source */
-	struct ht	files;		/* path -> struct sl_file * */
-	struct ht	src;		/* conn\0name -> struct sl_source * */
-	struct ht	src_any;	/* name -> first source in conn order */
-	struct ht	src_nocase;	/* conn\0lower(name) */
+	struct ht	conns;
+	struct ht	files;
+	struct ht	src;
+	struct ht	src_any;
+	struct ht	src_nocase;
 	struct ht	src_nocase_any;
-	struct ht	entities;	/* conn\0source\0entity -> SL_ENTITY_* */
-	struct ht	tables;		/* conn\0ref -> 1 */
-	struct ht	tables_any;	/* ref -> 1 */
-	struct ht	errors;		/* conn\0source -> struct strv * */
-	struct ht	orphans;	/* conn\0name -> struct sl_orphan * */
+	struct ht	entities;
+	struct ht	tables;
+	struct ht	tables_any;
+	struct ht	errors;
+	struct ht	orphans;
 };
 
 /* One parsed file: a shard, or a standalone or overlay source. */
@@ -1649,9 +1662,9 @@ struct decl {
 	const char	*conn;
 	const char	*name;
 	size_t		*shards;	/* file indexes of shards */
-	size_t		*entries;	/* the entry in each of those shards */
+	size_t		*entries;	/* the entry in each shard */
 	size_t		 nshards;
-	size_t		*files;		/* standalone and overlay files */
+	size_t		*files;		/* the other files */
 	size_t		 nfiles;
 };
 
@@ -1660,7 +1673,7 @@ struct loader {
 	struct parsed	*parsed;	/* one per sl->files entry */
 	struct decl	*decls;
 	size_t		 ndecls;
-	struct ht	 decl_index;	/* conn\0name -> index+1 in decls */
+	struct ht	 decl_index;	/* conn, name -> index+1 */
 	size_t		 capsources;
 };
 
@@ -1748,13 +1761,14 @@ is_dir_nofollow(const char *path)
 	return lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-/* Gather the .yaml/.yml files of each semantic-layer/<conn>/ and its _schema/. */
+/* The .yaml/.yml files of each semantic-layer/<conn>/ and its _schema/. */
 static int
 gather_files(struct sl *sl, struct strv *paths, struct strv *conns,
     char **errmsg)
 {
 	struct strv	 cdirs = { 0 }, names = { 0 }, shards = { 0 };
-	char		*top = NULL, *cdir = NULL, *sdir = NULL, *shown = NULL;
+	char		*top = NULL, *cdir = NULL, *sdir = NULL;
+	char		*shown = NULL;
 	char		*p;
 	size_t		 i, k, m;
 	int		 rv = -1;
@@ -2332,8 +2346,8 @@ compose_decl(struct loader *ld, const struct decl *d)
 		return;
 	}
 	if (sf != NULL && entry == NULL) {
-		xasprintf(&w, "%s:%d:%d: overlay \"%s\" has no manifest entry to"
-		    " compose onto (dropped)", sf->src.pos.path,
+		xasprintf(&w, "%s:%d:%d: overlay \"%s\" has no manifest entry"
+		    " to compose onto (dropped)", sf->src.pos.path,
 		    sf->src.pos.line, sf->src.pos.column, d->name);
 		strv_push_owned(&sl->warnings, w);
 		sl->orphans = xreallocarray(sl->orphans, sl->norphans + 1,
@@ -3054,7 +3068,7 @@ emit_double_quoted(struct buf *b, const char *s, size_t len)
 	buf_add(b, "\"", 1);
 	for (i = 0; i < len; i += n) {
 		if ((n = utf8_next(p + i, len - i, &cp)) == 0) {
-			/* Not UTF-8: the byte as the code point of its value. */
+			/* Not UTF-8: the byte, as a code point */
 			snprintf(esc, sizeof(esc), "\\x%02x", p[i]);
 			buf_str(b, esc);
 			n = 1;
@@ -3258,10 +3272,9 @@ emit_join(struct buf *b, const struct sl_join *j)
 static int
 table_cmp(const void *pa, const void *pb)
 {
-	const struct sl_shard_table	*a = *(const struct sl_shard_table *const *)pa;
-	const struct sl_shard_table	*b = *(const struct sl_shard_table *const *)pb;
+	const struct sl_shard_table *const	*a = pa, *const *b = pb;
 
-	return strcmp(a->key, b->key);
+	return strcmp((*a)->key, (*b)->key);
 }
 
 char *

@@ -3,8 +3,8 @@
  *
  * Files: semantic-layer/<conn>/<file>.yaml or .yml (standalone sources
  * and overlays) and semantic-layer/<conn>/_schema/<shard>.yaml (manifest
- * shards the database scans write).  A source's identity is the "name:" in its file,
- * never the file name.  Composition, per connection:
+ * shards the database scans write).  A source's identity is the "name:"
+ * in its file, never the file name.  Composition, per connection:
  *  1. every entry of every manifest shard becomes a source (manifest-
  *     backed): grain = its pk columns, else all columns; a column of type
  *     time gets role time; no measures;
@@ -21,7 +21,8 @@
  * Standalone and overlay files are checked strictly, as ktx's schemas do
  * (an unknown field is an error); manifest shards are written by programs,
  * so an unknown field there is a warning.  A file whose YAML does not parse
- * declares nothing.
+ * declares nothing; a standalone or overlay file with errors contributes
+ * what could be read; a shard entry with errors is left out.
  *
  * Paths in the model are relative to the tree's root, "semantic-layer/wh/
  * invoices.yaml".  Lookups use hash tables; the model is read-only once
@@ -57,25 +58,30 @@ struct sl_pos {
 	int		 column;
 };
 
+/* type: string|number|time|boolean.  Optional strings are NULL unset. */
 struct sl_column {
 	char		*name;
-	char		*type;		/* string|number|time|boolean, or NULL */
-	char		*role;		/* time|default, or NULL */
-	char		*visibility;	/* public|internal|hidden, or NULL */
-	char		*expr;		/* computed columns; else NULL */
+	char		*type;
+	char		*role;		/* time|default */
+	char		*visibility;	/* public|internal|hidden */
+	char		*expr;		/* computed columns */
 	int		 pk;		/* manifest "pk: true" */
 	int		 notnull;	/* manifest "nullable: false" */
 	struct sl_desc	 descriptions;
 	struct sl_pos	 pos;
 };
 
+/*
+ * to names a source of the same connection; relationship is many_to_one,
+ * one_to_many or one_to_one; origin is a manifest join's "source:"
+ * (formal, inferred or manual), NULL elsewhere; alias may be NULL.
+ */
 struct sl_join {
-	char		*to;		/* a source name of the same connection */
+	char		*to;
 	char		*on;
-	char		*relationship;	/* many_to_one|one_to_many|one_to_one */
-	char		*origin;	/* manifest "source:": formal|inferred|manual;
-					   NULL elsewhere */
-	char		*alias;		/* or NULL */
+	char		*relationship;
+	char		*origin;
+	char		*alias;
 	struct sl_pos	 pos;
 };
 
@@ -99,28 +105,31 @@ enum sl_source_kind {
 	SL_SOURCE_STANDALONE	/* a file with table: or sql: */
 };
 
-/* A composed source. */
+/*
+ * A composed source: table is a qualified ref (NULL for a SQL source);
+ * an overlay's exclude_columns and disable_joins are already applied; pos
+ * is the shard entry's key or the standalone file's name:; overlay_path
+ * names the overlay composed onto it, or is NULL.
+ */
 struct sl_source {
 	char			*conn;
 	char			*name;
 	enum sl_source_kind	 kind;
-	char			*table;		/* qualified ref, or NULL (sql) */
-	char			*sql;		/* or NULL */
+	char			*table;
+	char			*sql;
 	struct sl_desc		 descriptions;
 	struct strv		 grain;
-	struct sl_column	*columns;	/* exclude_columns already removed */
+	struct sl_column	*columns;
 	size_t			 ncolumns;
-	struct sl_join		*joins;		/* disable_joins already removed */
+	struct sl_join		*joins;
 	size_t			 njoins;
 	struct sl_measure	*measures;
 	size_t			 nmeasures;
 	struct sl_segment	*segments;
 	size_t			 nsegments;
-	char			*default_time_dimension;	/* or NULL */
-	struct sl_pos		 pos;		/* the shard entry's key, or the
-						   standalone file's name: */
-	const char		*overlay_path;	/* the overlay composed onto it,
-						   or NULL */
+	char			*default_time_dimension;
+	struct sl_pos		 pos;
+	const char		*overlay_path;
 };
 
 enum sl_file_kind {
@@ -130,25 +139,29 @@ enum sl_file_kind {
 	SL_FILE_UNREADABLE	/* could not be read, parsed or classified */
 };
 
-/* One file of the tree and what it declared. */
+/*
+ * One file of the tree and what it declared: names holds a shard's table
+ * keys in file order (entries with errors included), or another file's
+ * name: (nothing when it has none); errors holds the texts of its
+ * sl_errors.
+ */
 struct sl_file {
 	char			*path;
 	char			*conn;
 	enum sl_file_kind	 kind;
-	struct strv		 names;		/* a shard's table keys in file
-						   order, entries with errors
-						   included; the name: of
-						   another file (none if it
-						   has none) */
-	struct strv		 errors;	/* this file's sl_error texts */
+	struct strv		 names;
+	struct strv		 errors;
 };
 
-/* A load or composition error. */
+/*
+ * A load or composition error: text is "<path>:<line>:<col>: <message>";
+ * source is NULL when it concerns no source.
+ */
 struct sl_error {
 	char		*conn;
 	char		*path;
-	char		*source;	/* the source it concerns, or NULL */
-	char		*text;		/* "<path>:<line>:<col>: <message>" */
+	char		*source;
+	char		*text;
 };
 
 /* An overlay with no manifest entry to compose onto; dropped. */
@@ -160,16 +173,19 @@ struct sl_orphan {
 
 struct sl_index;
 
+/*
+ * connections are the directories under semantic-layer/, sorted bytewise;
+ * sources are sorted by conn, then name; files by path; errors come file
+ * by file in path order, then those of composition.
+ */
 struct sl {
 	char			*root;
-	struct strv		 connections;	/* directories under semantic-layer/,
-						   sorted bytewise */
-	struct sl_source	*sources;	/* sorted by conn, then name */
+	struct strv		 connections;
+	struct sl_source	*sources;
 	size_t			 nsources;
-	struct sl_file		*files;		/* sorted by path */
+	struct sl_file		*files;
 	size_t			 nfiles;
-	struct sl_error		*errors;	/* files in path order, then
-						   composition errors */
+	struct sl_error		*errors;
 	size_t			 nerrors;
 	struct sl_orphan	*orphans;
 	size_t			 norphans;
@@ -212,7 +228,8 @@ unsigned sl_entity_kind(const struct sl *sl, const struct sl_source *src,
  * with "." ref, compared without case and with quotes, backticks and
  * brackets removed from both.
  */
-int	 sl_table_exists(const struct sl *sl, const char *conn, const char *ref);
+int	 sl_table_exists(const struct sl *sl, const char *conn,
+	    const char *ref);
 
 /* The file at path ("semantic-layer/wh/x.yaml"), or NULL. */
 const struct sl_file *sl_file_find(const struct sl *sl, const char *path);
@@ -225,8 +242,8 @@ const struct sl_file *sl_file_find(const struct sl *sl, const char *path);
  */
 enum sl_ref_status {
 	SL_REF_OK,
-	SL_REF_UNKNOWN_SOURCE,	/* "<page>: unknown sl_refs entry <ref>" */
-	SL_REF_UNKNOWN_ENTITY	/* "<page>: unknown sl_refs entity <ref>" */
+	SL_REF_UNKNOWN_SOURCE,	/* "<page>: unknown sl_refs entry <r>" */
+	SL_REF_UNKNOWN_ENTITY	/* "<page>: unknown sl_refs entity <r>" */
 };
 enum sl_ref_status sl_ref_check(const struct sl *sl, const struct strv *conns,
 	    const char *ref);
@@ -268,17 +285,23 @@ void	 sl_validate(const struct sl *sl, const char *conn,
  */
 struct sl_node;		/* a YAML value kept as read ("usage") */
 
+/*
+ * An entry: key is the source name, table "catalog.db.name" of the parts
+ * present, usage NULL when absent; columns use name, type, pk, notnull
+ * and descriptions, joins to, on, relationship and origin; line and
+ * column are those of its key when read, 0 when built.
+ */
 struct sl_shard_table {
-	char		*key;		/* the source name */
-	char		*table;		/* "catalog.db.name" of the parts present */
-	struct sl_desc	 descriptions;
-	struct sl_node	*usage;		/* or NULL */
-	struct sl_column *columns;	/* name, type, pk, notnull, descriptions */
-	size_t		 ncolumns;
-	struct sl_join	*joins;		/* to, on, relationship, origin */
-	size_t		 njoins;
-	int		 line;		/* of its key when read; 0 when built */
-	int		 column;
+	char			*key;
+	char			*table;
+	struct sl_desc		 descriptions;
+	struct sl_node		*usage;
+	struct sl_column	*columns;
+	size_t			 ncolumns;
+	struct sl_join		*joins;
+	size_t			 njoins;
+	int			 line;
+	int			 column;
 };
 
 struct sl_shard {
@@ -291,8 +314,8 @@ struct sl_shard {
  * path does not exist (shard left empty), -1 with "<name>:<l>:<c>: ..." in
  * *errmsg.  Caller releases shard and frees *errmsg.
  */
-int	 sl_shard_read(const char *path, const char *name, struct sl_shard *shard,
-	    char **errmsg);
+int	 sl_shard_read(const char *path, const char *name,
+	    struct sl_shard *shard, char **errmsg);
 /* The shard's YAML.  Caller frees; *lenp gets its length. */
 char	*sl_shard_emit(const struct sl_shard *shard, size_t *lenp);
 /* Emit into path atomically (a temporary file, then rename). */
@@ -322,7 +345,8 @@ void	 sl_desc_release(struct sl_desc *d);
  * target_exists() accepts; a join whose (to, on) fresh already has is not
  * added twice.
  */
-void	 sl_shard_preserve(struct sl_shard *fresh, const struct sl_shard *old,
+void	 sl_shard_preserve(struct sl_shard *fresh,
+	    const struct sl_shard *old,
 	    int (*target_exists)(const char *to, void *arg), void *arg);
 
 #endif

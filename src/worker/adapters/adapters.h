@@ -10,15 +10,19 @@
  *       <b64url(db|"_")>.<b64url(name)>.json
  *   semantic-layer/<conn>/_schema/<shard>.yaml
  *
- * Determinism: the same schema gives the same bytes in every file.  No file
- * holds a volatile field: ktx's connection.json "extractedAt" is not written
- * (ktx itself drops it before comparing snapshots), nor a server version,
- * host, user or anything taken from a URL.  JSON is 2-space pretty with keys
- * in a fixed order and a final newline, as JSON.stringify(v, null, 2) + "\n"
- * writes it.  When the newest existing snapshot of the connection holds
- * exactly the files and bytes this scan would write, no new snapshot is
- * written and its syncId is reused (ktx does the same), so an unchanged
- * schema leaves the tree unchanged.
+ * Determinism: the same schema gives the same bytes in every file.  No
+ * file holds a volatile field: ktx's connection.json "extractedAt" is not
+ * written (ktx itself drops it before comparing snapshots), nor a server
+ * version, host, user or anything taken from a URL; a table's
+ * estimatedRows is written as the power of ten at or below the estimate
+ * (0 stays 0), since the estimate drifts with the data while the schema
+ * stays the same.  JSON is 2-space pretty with keys in a fixed order and a
+ * final newline, as JSON.stringify(v, null, 2) + "\n" writes it.  When the
+ * newest existing snapshot of the connection holds exactly the files and
+ * bytes this scan would write, no new snapshot is written and its syncId
+ * is reused (ktx does the same), so an unchanged schema leaves the tree
+ * unchanged.  connection.json is {connectionId, driver, scope:
+ * {enabledTables}, metadata: {database}, tableCount}.
  *
  * Shards: the key is the table's db (its schema), or "public" without one,
  * as ktx's getShardKey does for postgres and sqlite.  SQLite tables get db
@@ -32,8 +36,9 @@
  * ways when the referencing columns are the table's primary key or a unique
  * index), "on" written "<a>.<x> = <b>.<y>[ AND ...]", origin formal, only
  * when both tables are in the scan.  A rescan keeps what sl_shard_preserve
- * keeps; shards under _schema/ that the scan no longer produces are
- * removed, since only scans write there.
+ * keeps (description keys other than db and ai, usage, manual and
+ * inferred joins to tables still scanned); shards under _schema/ that the
+ * scan no longer produces are removed, since only scans write there.
  *
  * Secrets: dbscan_postgres gets the URL already resolved; neither the URL
  * nor any part of it is written to a file or put in a message.
@@ -50,37 +55,52 @@
 
 #define DBSCAN_SOURCE_KEY	"live-database"
 
+/*
+ * native_type is as declared ("" when SQLite has none); normalized_type is
+ * it in lower case without parameters; dimension_type is string, number,
+ * time or boolean; pk is the 1-based position in the primary key, or 0.
+ */
 struct dbscan_column {
 	char		*name;
-	char		*native_type;	/* as declared; "" when SQLite has none */
-	char		*normalized_type; /* lower case, parameters removed */
-	const char	*dimension_type;  /* string|number|time|boolean */
+	char		*native_type;
+	char		*normalized_type;
+	const char	*dimension_type;
 	int		 nullable;
-	int		 pk;		/* 1-based position in the primary key, 0 */
+	int		 pk;
 	char		*comment;	/* or NULL */
 };
 
-/* A foreign key of the table that holds it; columns paired by index. */
+/*
+ * A foreign key of the table that holds it, columns paired by index; name
+ * is the constraint's (NULL in SQLite); unique when from_columns are the
+ * table's primary key or the columns of a unique, non-partial index.
+ */
 struct dbscan_fk {
-	char		*name;		/* constraint name; NULL in SQLite */
+	char		*name;
 	char		*to_catalog;	/* or NULL */
 	char		*to_db;		/* or NULL */
 	char		*to_table;
 	struct strv	 from_columns;
 	struct strv	 to_columns;
-	int		 unique;	/* from_columns are a pk or unique key */
+	int		 unique;
 };
 
+/*
+ * catalog is NULL for sqlite and postgres; db is the schema ("main" for
+ * sqlite); kind is table, view or external; estimated_rows is -1 when
+ * unknown; columns are in declared order, fks sorted by name, then
+ * columns.
+ */
 struct dbscan_table {
-	char			*catalog;	/* NULL for sqlite and postgres */
-	char			*db;		/* schema; "main" for sqlite */
+	char			*catalog;
+	char			*db;
 	char			*name;
-	const char		*kind;		/* table|view|external */
+	const char		*kind;
 	char			*comment;	/* or NULL */
-	int64_t			 estimated_rows;	/* -1: unknown */
-	struct dbscan_column	*columns;	/* in declared order */
+	int64_t			 estimated_rows;
+	struct dbscan_column	*columns;
 	size_t			 ncolumns;
-	struct dbscan_fk	*fks;		/* sorted by name, then columns */
+	struct dbscan_fk	*fks;
 	size_t			 nfks;
 };
 
@@ -92,13 +112,17 @@ struct dbscan_warning {
 	char		*column;	/* or NULL */
 };
 
+/*
+ * database: sqlite's configured path or url, postgres's database name;
+ * enabled_tables: the scope, empty for all; tables sorted by catalog, db,
+ * name.
+ */
 struct dbscan {
 	char			*conn_id;
 	char			*driver;
-	char			*database;	/* sqlite: the configured path or url;
-						   postgres: the database name */
-	struct strv		 enabled_tables;	/* the scope; empty: all */
-	struct dbscan_table	*tables;	/* sorted by catalog, db, name */
+	char			*database;
+	struct strv		 enabled_tables;
+	struct dbscan_table	*tables;
 	size_t			 ntables;
 	struct dbscan_warning	*warnings;
 	size_t			 nwarnings;
@@ -114,8 +138,8 @@ void	 dbscan_release(struct dbscan *);
  * one line in *errmsg, "connection "<id>": ..." naming the file; out is
  * left empty.  Caller releases out and frees *errmsg.
  */
-int	 dbscan_sqlite(const struct ktx_connection *conn, const char *project_dir,
-	    struct dbscan *out, char **errmsg);
+int	 dbscan_sqlite(const struct ktx_connection *conn,
+	    const char *project_dir, struct dbscan *out, char **errmsg);
 
 /*
  * Open conn's SQLite file read-only (SQLITE_OPEN_READONLY and mode=ro), as
@@ -123,7 +147,8 @@ int	 dbscan_sqlite(const struct ktx_connection *conn, const char *project_dir,
  * and frees *pathp and *errmsg.
  */
 int	 dbscan_sqlite_open(const struct ktx_connection *conn,
-	    const char *project_dir, sqlite3 **dbp, char **pathp, char **errmsg);
+	    const char *project_dir, sqlite3 **dbp, char **pathp,
+	    char **errmsg);
 
 /*
  * Scan a PostgreSQL database through libpq: every schema but pg_catalog,
@@ -168,8 +193,8 @@ void	 dbscan_warn(struct dbscan *, const char *code, const char *table,
  * all tables when it is empty); nocase for databases whose identifiers
  * ignore case.  Marks the entries that matched in used (one per entry).
  */
-int	 dbscan_in_scope(const struct dbscan *, const char *db, const char *name,
-	    int nocase, unsigned char *used);
+int	 dbscan_in_scope(const struct dbscan *, const char *db,
+	    const char *name, int nocase, unsigned char *used);
 /*
  * Put the model in its canonical order (tables, foreign keys, warnings)
  * and warn about enabled_tables entries that matched no table.

@@ -312,7 +312,8 @@ dbscan_finish(struct dbscan *scan, const unsigned char *used)
 			    " \"%s\" is \"%s__%s\"", scan->tables[i].name,
 			    scan->tables[i].db != NULL ? scan->tables[i].db :
 			    "public", scan->tables[i].db != NULL ?
-			    scan->tables[i].db : "public", scan->tables[i].name);
+			    scan->tables[i].db : "public",
+			    scan->tables[i].name);
 	free(shared);
 	if (scan->nwarnings > 1)
 		qsort(scan->warnings, scan->nwarnings,
@@ -661,7 +662,8 @@ table_json(const struct dbscan_table *t)
 		cJSON_AddStringToObject(col, "nativeType", c->native_type);
 		cJSON_AddStringToObject(col, "normalizedType",
 		    c->normalized_type);
-		cJSON_AddStringToObject(col, "dimensionType", c->dimension_type);
+		cJSON_AddStringToObject(col, "dimensionType",
+		    c->dimension_type);
 		cJSON_AddBoolToObject(col, "nullable", c->nullable);
 		cJSON_AddBoolToObject(col, "primaryKey", c->pk > 0);
 		add_str_or_null(col, "comment", c->comment);
@@ -1033,10 +1035,9 @@ struct keying {
 static int
 tableptr_name_cmp(const void *pa, const void *pb)
 {
-	const struct dbscan_table	*a = *(const struct dbscan_table *const *)pa;
-	const struct dbscan_table	*b = *(const struct dbscan_table *const *)pb;
+	const struct dbscan_table *const	*a = pa, *const *b = pb;
 
-	return strcmp(a->name, b->name);
+	return strcmp((*a)->name, (*b)->name);
 }
 
 /*
@@ -1338,7 +1339,8 @@ dbscan_write(const struct dbscan *scan, const char *worktree,
 {
 	struct snapshot	 snap;
 	struct keying	 k;
-	char		*base = NULL, *latest = NULL, *dir = NULL, *path = NULL;
+	char		*base = NULL, *latest = NULL, *dir = NULL;
+	char		*path = NULL;
 	char		*shard_dir = NULL, *shown = NULL, *err = NULL;
 	size_t		 i;
 	int		 rv = -1;

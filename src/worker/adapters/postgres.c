@@ -19,7 +19,8 @@
 #include "adapters.h"
 #include "util.h"
 
-#define PG_CONNECT_TIMEOUT	"10"	/* seconds, unless the URL sets one */
+/* Seconds, unless the URL sets connect_timeout itself. */
+#define PG_CONNECT_TIMEOUT	"10"
 
 /* Relations of every schema that is not the system's. */
 static const char relations_sql[] =
@@ -88,9 +89,9 @@ struct pgscan {
 	const struct ktx_connection	*conn;
 	PGconn				*pg;
 	struct dbscan			*out;
-	char				*password;	/* from the URL, to mask */
+	char				*password;	/* to mask */
 	const char			*url;
-	struct oidmap			*oids;		/* sorted by oid */
+	struct oidmap			*oids;		/* by oid */
 	char				*oid_array;	/* "{1,2,...}" */
 	char				*errmsg;
 };

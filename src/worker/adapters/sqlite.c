@@ -15,7 +15,7 @@
 #include "adapters.h"
 #include "util.h"
 
-#define SQLITE_DB	"main"	/* the db of every table; see adapters.h */
+#define SQLITE_DB	"main"	/* every table's db; see adapters.h */
 
 /*
  * The file a connection names: "path", or "url" as "sqlite:///<abs>",
@@ -213,7 +213,7 @@ scan_columns(struct scanner *sc, size_t ti)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		c = dbscan_add_column(sc->out, t, text(st, 0), text(st, 1));
 		c->pk = sqlite3_column_int(st, 3);
-		/* A key column is not null in meaning, whatever SQLite keeps. */
+		/* A key column means not null, whatever SQLite allows. */
 		c->nullable = sqlite3_column_int(st, 2) == 0 && c->pk == 0;
 	}
 	sqlite3_finalize(st);
