@@ -806,6 +806,12 @@ START_TEST(test_sqlite_paths_and_errors)
 	ck_assert_str_eq(err, "connection \"wh\": query parameters in a SQLite"
 	    " url are not supported");
 	free(err);
+	free(c.url);
+	c.url = xstrdup("env:WH_SQLITE");
+	ck_assert_int_eq(dbscan_sqlite(&c, tmpdir, &scan, &err), -1);
+	ck_assert_str_eq(err, "connection \"wh\": \"url\" is a secret"
+	    " reference the worker has not resolved");
+	free(err);
 	conn_release(&c);
 }
 END_TEST

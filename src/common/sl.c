@@ -846,7 +846,7 @@ get_strlist(struct ctx *c, const struct sl_node *n, const char *field,
 	return rv;
 }
 
-/* The entry of list that key is, or NULL. */
+/* Whether key is one of list. */
 static int
 key_in(const struct sl_node *key, const char *const *list)
 {

@@ -37,7 +37,7 @@
 
 #define SL_DIR			"semantic-layer"
 #define SL_SCHEMA_DIR		"_schema"
-#define SL_FILE_MAX_BYTES	(16 * 1024 * 1024)
+#define SL_FILE_MAX_BYTES	(64 * 1024 * 1024)
 #define SL_MAX_DEPTH		64	/* nesting of YAML collections */
 
 /* A descriptions map, keys in file order ("db", "ai", "dbt", ...). */

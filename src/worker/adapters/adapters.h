@@ -134,7 +134,8 @@ void	 dbscan_release(struct dbscan *);
 /*
  * Scan the SQLite database of conn ("path", or "url": "sqlite:///<abs>" is
  * an absolute path, "sqlite://<rel>" and a plain relative path are relative
- * to project_dir).  The file is opened read-only.  On failure return -1 with
+ * to project_dir; an env: or file: reference must be resolved into conn
+ * by the caller).  The file is opened read-only.  On failure return -1 with
  * one line in *errmsg, "connection "<id>": ..." naming the file; out is
  * left empty.  Caller releases out and frees *errmsg.
  */

@@ -31,6 +31,12 @@ resolve_path(const struct ktx_connection *conn, const char *project_dir,
 
 	if (p == NULL && conn->url != NULL) {
 		p = conn->url;
+		if (strncmp(p, "env:", 4) == 0 || strncmp(p, "file:", 5) == 0) {
+			xasprintf(errmsg, "connection \"%s\": \"url\" is a"
+			    " secret reference the worker has not resolved",
+			    conn->id);
+			return NULL;
+		}
 		if (strncmp(p, "sqlite://", 9) == 0)
 			p += 9;
 		else if (strncmp(p, "sqlite:", 7) == 0)
