@@ -108,6 +108,44 @@ strv_release(struct strv *sv)
 	memset(sv, 0, sizeof(*sv));
 }
 
+size_t
+utf8_char(const unsigned char *p, size_t avail, uint32_t *cp)
+{
+	uint32_t	min;
+	size_t		n, k;
+
+	if (avail == 0)
+		return 0;
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if ((p[0] & 0xe0) == 0xc0) {
+		*cp = p[0] & 0x1f;
+		n = 2;
+		min = 0x80;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		*cp = p[0] & 0x0f;
+		n = 3;
+		min = 0x800;
+	} else if ((p[0] & 0xf8) == 0xf0) {
+		*cp = p[0] & 0x07;
+		n = 4;
+		min = 0x10000;
+	} else
+		return 0;
+	if (n > avail)
+		return 0;
+	for (k = 1; k < n; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+		*cp = *cp << 6 | (p[k] & 0x3f);
+	}
+	if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
 static int64_t
 clock_ms(clockid_t id)
 {

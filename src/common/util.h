@@ -25,6 +25,13 @@ void	 strv_push(struct strv *, const char *);	/* copies */
 void	 strv_push_owned(struct strv *, char *);	/* takes ownership */
 void	 strv_release(struct strv *);
 
+/*
+ * The length of the UTF-8 character at p (at most avail bytes) and its code
+ * point in *cp; 0 when the bytes there are not valid UTF-8 (overlong forms,
+ * surrogates and values past U+10FFFF included).
+ */
+size_t	 utf8_char(const unsigned char *p, size_t avail, uint32_t *cp);
+
 /* Milliseconds of CLOCK_MONOTONIC and of the wall clock. */
 int64_t	 now_monotonic_ms(void);
 int64_t	 now_wall_ms(void);
