@@ -370,7 +370,6 @@ struct parser {
 	struct wiki_value	*root;
 	struct wiki_value	*stack[WIKI_MAX_DEPTH];
 	size_t			 depth;
-	int			 ndocuments;
 	int			 line0;		/* file line of frontmatter line 1 */
 };
 
@@ -523,13 +522,6 @@ parse_event(struct parser *ps, const yaml_event_t *ev)
 	switch (ev->type) {
 	case YAML_STREAM_END_EVENT:
 		return 1;
-	case YAML_DOCUMENT_START_EVENT:
-		if (ps->ndocuments++ > 0) {
-			parse_fail(ps, line, column,
-			    "more than one YAML document");
-			return -1;
-		}
-		return 0;
 	case YAML_ALIAS_EVENT:
 		parse_fail(ps, line, column,
 		    "anchors and aliases are not supported in wiki frontmatter");
@@ -612,8 +604,13 @@ wiki_parse(const char *name, const char *buf, size_t len,
 		    "%s: Invalid wiki page: missing YAML frontmatter", name);
 		goto out;
 	}
-	if (parse_frontmatter(&ps, buf + 4, end > buf + 4 ?
-	    (size_t)(end - (buf + 4)) : 0) == -1)
+	/*
+	 * The YAML is handed over with the line break before the closing
+	 * marker: the "yaml" package ends a block scalar that stops at the
+	 * end of its input as if a line break followed, libyaml does not.
+	 */
+	if (parse_frontmatter(&ps, buf + 4, (size_t)(end - (buf + 4)) + 1) ==
+	    -1)
 		goto out;
 	if (ps.root == NULL || ps.root->type != WIKI_MAP) {
 		parse_fail(&ps, ps.root != NULL ? ps.root->line : 2,

@@ -11,10 +11,12 @@
  *   "---\n" + YAML(indent 2, no line folding, trailing whitespace
  *   trimmed) + "\n---\n\n" + body + "\n"
  * and wiki_emit produces those bytes, so a page ktx wrote parses and emits
- * byte for byte.  Known differences from ktx: anchors, aliases and more
- * than one document are refused; a double-quoted multi-line string with
- * control characters keeps its line breaks as "\n" escapes where the
- * "yaml" package would fold a long one.
+ * byte for byte.  Known differences from ktx: anchors and aliases are
+ * refused; a double-quoted multi-line string with control characters keeps
+ * its line breaks as "\n" escapes where the "yaml" package would fold a
+ * long one; libyaml reads YAML 1.1 line breaks (NEL U+0085, LS, PS) inside
+ * scalars as line breaks where YAML 1.2 keeps them as characters.  (A
+ * second YAML document cannot occur: its "---" line ends the frontmatter.)
  */
 #ifndef KTX_WIKI_H
 #define KTX_WIKI_H
