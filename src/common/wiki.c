@@ -1340,6 +1340,7 @@ wiki_body_link_keys(const char *body, size_t len, struct strv *out)
 		if (i == 0 || strcmp(keys.v[i], keys.v[i - 1]) != 0)
 			strv_push(out, keys.v[i]);
 	strv_release(&keys);
+	wiki_links_release(&links);
 }
 
 static int
