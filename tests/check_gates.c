@@ -399,13 +399,19 @@ START_TEST(test_symlinks)
 	static const struct gate_path ch[] = {
 		{ GATE_ADDED, "wiki/global/inside.md" },
 		{ GATE_ADDED, "raw-sources/out/x.json" },
+		{ GATE_MODIFIED, OVERLAY },	/* every page is validated */
 	};
 	char	path[PATH_MAX * 2], target[PATH_MAX * 2];
 
 	base_tree();
-	/* A link to a page inside the repository is refused too. */
+	/*
+	 * A link to a file inside the repository is refused too, and the
+	 * page is not read through it (its dangling ref is not reported).
+	 */
+	put("wiki/global/target.txt", "---\nsummary: s\nusage_mode: auto\n"
+	    "refs: [nowhere]\n---\n");
 	snprintf(path, sizeof(path), "%s/wiki/global/inside.md", root);
-	ck_assert_int_eq(symlink("active-subscriber.md", path), 0);
+	ck_assert_int_eq(symlink("target.txt", path), 0);
 	/* A directory link leading out of the repository. */
 	snprintf(target, sizeof(target), "%s/outside", tmpdir);
 	ck_assert_int_eq(mkdir(target, 0755), 0);

@@ -52,13 +52,15 @@ item(struct strv *list, const char *fmt, ...)
 {
 	char	*s;
 	va_list	 ap;
+	int	 n;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) == -1)
-		s = NULL;
+	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (s == NULL)
-		s = xstrdup("(out of memory formatting a gate error)");
+	s = xmalloc(n > 0 ? (size_t)n + 1 : 1);
+	va_start(ap, fmt);
+	vsnprintf(s, n > 0 ? (size_t)n + 1 : 1, fmt, ap);
+	va_end(ap);
 	strv_push_owned(list, s);
 }
 
@@ -176,18 +178,26 @@ file_type_name(mode_t mode)
 	return "not a regular file";
 }
 
+enum walk_result {
+	WALK_REGULAR,
+	WALK_CANNOT_STAT,	/* *detail: "<component>: <strerror>" */
+	WALK_SYMLINK,		/* *detail: the component that is a link */
+	WALK_NOT_REGULAR	/* *detail: what the file is instead */
+};
+
 /*
  * lstat every component of rel under root: none may be a symbolic link
- * and the last must be a regular file.  Returns 0 with *sb the last one's
- * status, or -1 with *problem set (caller frees).
+ * and the last must be a regular file, whose status goes in *sb.
+ * *detail says what went wrong otherwise.  Caller frees *detail.
  */
-static int
-walk(const char *root, const char *rel, struct stat *sb, char **problem)
+static enum walk_result
+walk(const char *root, const char *rel, struct stat *sb, char **detail)
 {
-	char	*full, *cut;
-	size_t	 rootlen = strlen(root);
-	int	 rv = -1;
+	enum walk_result	 res = WALK_REGULAR;
+	char			*full, *cut;
+	size_t			 rootlen = strlen(root);
 
+	*detail = NULL;
 	full = join_path(root, rel);
 	cut = full + rootlen + 1;
 	for (;;) {
@@ -195,13 +205,14 @@ walk(const char *root, const char *rel, struct stat *sb, char **problem)
 		if (cut != NULL)
 			*cut = '\0';
 		if (lstat(full, sb) == -1) {
-			xasprintf(problem, "cannot stat %s: %s",
-			    full + rootlen + 1, strerror(errno));
+			xasprintf(detail, "%s: %s", full + rootlen + 1,
+			    strerror(errno));
+			res = WALK_CANNOT_STAT;
 			goto out;
 		}
 		if (S_ISLNK(sb->st_mode)) {
-			xasprintf(problem, "%s is a symbolic link",
-			    full + rootlen + 1);
+			*detail = xstrdup(full + rootlen + 1);
+			res = WALK_SYMLINK;
 			goto out;
 		}
 		if (cut == NULL)
@@ -209,13 +220,12 @@ walk(const char *root, const char *rel, struct stat *sb, char **problem)
 		*cut++ = '/';
 	}
 	if (!S_ISREG(sb->st_mode)) {
-		xasprintf(problem, "%s", file_type_name(sb->st_mode));
-		goto out;
+		*detail = xstrdup(file_type_name(sb->st_mode));
+		res = WALK_NOT_REGULAR;
 	}
-	rv = 0;
 out:
 	free(full);
-	return rv;
+	return res;
 }
 
 /* NUL bytes and invalid UTF-8 in a text file; size is already checked. */
@@ -241,7 +251,13 @@ check_text(struct gates *g, const char *rel, const char *topdir)
 		r = read(fd, buf + len, GATES_TEXT_MAX_BYTES + 1 - len);
 		if (r == -1 && errno == EINTR)
 			continue;
-		if (r <= 0)
+		if (r == -1) {
+			item(&g->e_paths, "cannot read %s: %s", rel,
+			    strerror(errno));
+			close(fd);
+			goto out;
+		}
+		if (r == 0)
 			break;
 		len += (size_t)r;
 	}
@@ -286,7 +302,7 @@ check_path(struct gates *g, const struct gate_path *c)
 {
 	struct stat	 sb;
 	const char	*why, *topdir = NULL;
-	char		*problem = NULL;
+	char		*detail;
 	off_t		 limit;
 
 	if ((why = lexical_problem(c->path)) != NULL) {
@@ -309,16 +325,23 @@ check_path(struct gates *g, const struct gate_path *c)
 	}
 	if (c->change == GATE_DELETED)
 		return 0;
-	if (walk(g->in->worktree, c->path, &sb, &problem) == -1) {
-		if (strstr(problem, "symbolic link") != NULL)
-			item(&g->e_paths, "symbolic link on changed path: %s"
-			    " (%s)", c->path, problem);
-		else if (strncmp(problem, "cannot stat", 11) == 0)
-			item(&g->e_paths, "%s", problem);
-		else
-			item(&g->e_paths, "not a regular file: %s (%s)",
-			    c->path, problem);
-		free(problem);
+	switch (walk(g->in->worktree, c->path, &sb, &detail)) {
+	case WALK_REGULAR:
+		break;
+	case WALK_CANNOT_STAT:
+		item(&g->e_paths, "cannot stat %s", detail);
+		break;
+	case WALK_SYMLINK:
+		item(&g->e_paths, "symbolic link on changed path: %s (%s is a"
+		    " symbolic link)", c->path, detail);
+		break;
+	case WALK_NOT_REGULAR:
+		item(&g->e_paths, "not a regular file: %s (%s)", c->path,
+		    detail);
+		break;
+	}
+	if (detail != NULL) {
+		free(detail);
 		return -1;
 	}
 	limit = topdir != NULL ? GATES_TEXT_MAX_BYTES : GATES_RAW_MAX_BYTES;
@@ -678,6 +701,19 @@ out:
 	wiki_refs_release(&refs);
 }
 
+/* "wiki/global/<name>.md", whatever the name. */
+static int
+is_global_page_file(const char *path)
+{
+	const char	*name = path + strlen(WIKI_GLOBAL_DIR) + 1;
+	size_t		 len;
+
+	if (!under(path, WIKI_GLOBAL_DIR) || strchr(name, '/') != NULL)
+		return 0;
+	len = strlen(name);
+	return len > 3 && strcmp(name + len - 3, ".md") == 0;
+}
+
 static void
 check_pages(struct gates *g)
 {
@@ -697,10 +733,7 @@ check_pages(struct gates *g)
 			sl_changed = 1;
 		if ((key = wiki_global_key(c->path)) == NULL) {
 			if (c->change != GATE_DELETED &&
-			    under(c->path, WIKI_GLOBAL_DIR) &&
-			    strchr(c->path + strlen(WIKI_GLOBAL_DIR) + 1,
-			    '/') == NULL && strlen(c->path) > 3 &&
-			    strcmp(c->path + strlen(c->path) - 3, ".md") == 0)
+			    is_global_page_file(c->path))
 				item(&g->e_pages, "invalid wiki page name: %s"
 				    " (keys must match"
 				    " ^[a-zA-Z0-9][a-zA-Z0-9_-]*$)", c->path);
@@ -722,6 +755,11 @@ check_pages(struct gates *g)
 		key = todo->v[i];
 		is_changed = strv_has_sorted(&changed, key);
 		xasprintf(&path, "%s/%s.md", WIKI_GLOBAL_DIR, key);
+		/* A page that failed a path check is not read through. */
+		if (strv_has_sorted(&g->bad, path)) {
+			free(path);
+			continue;
+		}
 		full = join_path(g->in->worktree, path);
 		err = NULL;
 		r = wiki_read(full, path, &page, &err);
@@ -767,7 +805,7 @@ check_provenance(struct gates *g)
 {
 	const struct strv	*raw = g->in->raw_paths;
 	struct stat		 sb;
-	char			*rel, *problem;
+	char			*rel, *detail = NULL;
 	size_t			 i;
 
 	if (raw == NULL || raw->n == 0)
@@ -779,15 +817,16 @@ check_provenance(struct gates *g)
 		    g->in->snapshot_dir ? g->in->snapshot_dir : "(none)");
 		return;
 	}
+	/* Inside: a clean relative path to a regular file of the snapshot. */
 	for (i = 0; i < raw->n; i++) {
-		problem = NULL;
 		xasprintf(&rel, "%s/%s", g->in->snapshot_dir, raw->v[i]);
 		if (raw->v[i][0] == '\0' ||
 		    lexical_problem(raw->v[i]) != NULL ||
-		    walk(g->in->worktree, rel, &sb, &problem) == -1)
+		    walk(g->in->worktree, rel, &sb, &detail) != WALK_REGULAR)
 			item(&g->e_prov, "provenance row references raw path"
 			    " outside this snapshot: %s", raw->v[i]);
-		free(problem);
+		free(detail);
+		detail = NULL;
 		free(rel);
 	}
 }
