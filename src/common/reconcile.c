@@ -7,6 +7,7 @@
 
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -183,30 +184,99 @@ resolve_page(const struct reconciler *rc, const char *text, const char *label,
 	return out;
 }
 
+/* A table ref as tableExists compares it: lower case, no quotes or brackets. */
+static char *
+norm_table_ref(const char *s)
+{
+	char	*out = xmalloc(strlen(s) + 1), *o = out;
+
+	for (; *s != '\0'; s++)
+		if (strchr("\"`[]", *s) == NULL)
+			*o++ = (char)tolower((unsigned char)*s);
+	*o = '\0';
+	return out;
+}
+
+/* Whether s is named by the normalized ref nref: its name, its table or a dotted tail of it. */
+static int
+names_table(const struct sl_source *s, const char *nref)
+{
+	char	*n;
+	size_t	 ln, lr = strlen(nref);
+	int	 m;
+
+	n = norm_table_ref(s->name);
+	m = strcmp(n, nref) == 0;
+	free(n);
+	if (m || s->table == NULL)
+		return m;
+	n = norm_table_ref(s->table);
+	ln = strlen(n);
+	m = strcmp(n, nref) == 0 || (lr > 0 && ln > lr &&
+	    n[ln - lr - 1] == '.' && strcmp(n + ln - lr, nref) == 0);
+	free(n);
+	return m;
+}
+
 /*
- * [[?table:[conn/]ref|label]]: the replacement, and in *src the source
- * the table resolves to.  Caller frees.
+ * The source a table request names in conn (any connection when NULL).
+ * Whether the table exists is sl_table_exists's answer, so the inline
+ * code written for it always passes the gates; which source to add to
+ * sl_refs is the first, in the model's order, that ktx's rule matches.
+ */
+static const struct sl_source *
+table_source(const struct sl *sl, const char *conn, const char *ref,
+    int *exists)
+{
+	const struct sl_source	*found = NULL;
+	char			*nref;
+	size_t			 i;
+
+	if (!(*exists = sl_table_exists(sl, conn, ref)))
+		return NULL;
+	nref = norm_table_ref(ref);
+	for (i = 0; i < sl->nsources && found == NULL; i++)
+		if ((conn == NULL || strcmp(sl->sources[i].conn, conn) == 0) &&
+		    names_table(&sl->sources[i], nref))
+			found = &sl->sources[i];
+	free(nref);
+	return found;
+}
+
+/*
+ * [[?table:[conn/]ref|label]]: the replacement, *found whether the table
+ * exists and *src the source it resolves to (NULL if none).  Caller frees.
  */
 static char *
 resolve_table(const struct reconciler *rc, const char *text,
-    const char *label, const struct sl_source **src)
+    const char *label, int *found, const struct sl_source **src)
 {
-	const char	*slash, *ref = text;
+	const char	*slash, *ref = text, *in = NULL;
 	char		*conn = NULL, *out;
 	size_t		 i;
 
 	*src = NULL;
+	*found = 0;
 	if ((slash = strchr(text, '/')) != NULL && slash > text) {
 		conn = xstrndup(text, (size_t)(slash - text));
 		ref = slash + 1;
 	}
-	if (conn != NULL || rc->conns == NULL)
-		*src = sl_table_find(rc->sl, conn, ref);
-	else
-		for (i = 0; i < rc->conns->n && *src == NULL; i++)
-			*src = sl_table_find(rc->sl, rc->conns->v[i], ref);
-	if (*src != NULL)
-		xasprintf(&out, "`%s/table:%s`", (*src)->conn, ref);
+	if (conn != NULL || rc->conns == NULL) {
+		*src = table_source(rc->sl, conn, ref, found);
+		in = conn;
+	} else
+		for (i = 0; i < rc->conns->n && !*found; i++) {
+			*src = table_source(rc->sl, rc->conns->v[i], ref,
+			    found);
+			in = rc->conns->v[i];
+		}
+	/* The connection the gates will look in: the one it was found in. */
+	if (*found && in == NULL && *src != NULL)
+		in = (*src)->conn;
+	if (*found && in != NULL)
+		xasprintf(&out, "`%s/table:%s`", in, ref);
+	else if (*found)
+		xasprintf(&out, "`table:%s`", ref);
 	else
 		out = xstrdup(label != NULL ? label : ref);
 	free(conn);
@@ -242,8 +312,7 @@ resolve_requests(struct reconciler *rc, const char *path, const char *body,
 			repl = resolve_page(rc, text, label, &found);
 		} else if (strncmp(l->target, "?table:", 7) == 0) {
 			text = trim_dup(l->target + 7, strlen(l->target + 7));
-			repl = resolve_table(rc, text, label, &src);
-			found = src != NULL;
+			repl = resolve_table(rc, text, label, &found, &src);
 			if (src != NULL && sl_ref_keep(rc->sl, rc->conns,
 			    src->name) && !strv_has(sources, src->name))
 				strv_push(sources, src->name);
