@@ -267,7 +267,10 @@ START_TEST(test_untouched_pages)
 }
 END_TEST
 
-/* The gate fails on a dangling sl_ref; reconciliation prunes it; then the gate passes. */
+/*
+ * The gate fails on a dangling sl_ref; reconciliation prunes it (and
+ * resolves the requests); then the gate passes.
+ */
 START_TEST(test_prune_then_gates_pass)
 {
 	static const struct gate_path ch[] = {

@@ -292,7 +292,8 @@ START_TEST(test_scalar_types)
 	struct wiki_page	page;
 
 	parse_ok("---\na: 007\nb: 0x1F\nc: 0o17\nd: 1.50\ne: .5\nf: -.inf\n"
-	    "g: .NaN\nh: ~\ni: FALSE\nj: yes\nk: '1'\nl: 1e3\nm: 12345678901234567890\n---\n",
+	    "g: .NaN\nh: ~\ni: FALSE\nj: yes\nk: '1'\nl: 1e3\n"
+	    "m: 12345678901234567890\n---\n",
 	    &page);
 	ck_assert_str_eq(wiki_get(&page, "a")->text, "7");
 	ck_assert_int_eq(wiki_get(&page, "a")->type, WIKI_NUMBER);

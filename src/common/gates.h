@@ -44,7 +44,7 @@
 #define GATES_PREFIX		"final artifact gates failed:"
 /* Wiki pages and semantic-layer files: text a person reviews in a diff. */
 #define GATES_TEXT_MAX_BYTES	(8 * 1024 * 1024)
-/* Raw snapshots: exports and API dumps (a dbt manifest.json runs to tens of MiB). */
+/* Raw snapshots: exports and API dumps; a dbt manifest is tens of MiB. */
 #define GATES_RAW_MAX_BYTES	(256 * 1024 * 1024)
 
 enum gate_change {

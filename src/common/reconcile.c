@@ -158,7 +158,10 @@ key_exists(const struct reconciler *rc, const char *key)
 	    sizeof(*rc->keys.v), str_cmp) != NULL;
 }
 
-/* [[?page:text|label]]: the replacement; *found says which kind.  Caller frees. */
+/*
+ * [[?page:text|label]]: the replacement; *found says whether the page
+ * exists.  Caller frees.
+ */
 static char *
 resolve_page(const struct reconciler *rc, const char *text, const char *label,
     int *found)
@@ -197,7 +200,10 @@ norm_table_ref(const char *s)
 	return out;
 }
 
-/* Whether s is named by the normalized ref nref: its name, its table or a dotted tail of it. */
+/*
+ * Whether the normalized ref nref names s: its name, its table, or a tail
+ * of its table after a '.'.
+ */
 static int
 names_table(const struct sl_source *s, const char *nref)
 {

@@ -261,7 +261,10 @@ text_in(const char *s, size_t len, const char *const *list)
 	return 0;
 }
 
-/* A decimal float of the core schema: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? */
+/*
+ * A decimal float of the core schema:
+ * [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+ */
 static int
 is_core_float(const char *s, size_t len)
 {
