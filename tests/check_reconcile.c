@@ -267,6 +267,34 @@ START_TEST(test_untouched_pages)
 }
 END_TEST
 
+/* A page behind a symbolic link is neither read nor replaced. */
+START_TEST(test_symlinked_page_skipped)
+{
+	struct reconcile_result	 res;
+	struct stat		 sb;
+	char			 path[PATH_MAX * 2], target[PATH_MAX * 2];
+	char			*text;
+
+	sl_tree();
+	put("outside/secret.md", "---\nsummary: s\nusage_mode: auto\n"
+	    "sl_refs: [gone]\n---\n\nsecret\n");
+	snprintf(target, sizeof(target), "%s/outside/secret.md", root);
+	snprintf(path, sizeof(path), "%s/wiki/global/linked.md", root);
+	ck_assert_int_eq(symlink(target, path), 0);
+	reconcile_ok(&res);
+	ck_assert_uint_eq(res.npages, 0);
+	ck_assert_uint_eq(res.warnings.n, 1);
+	ck_assert_str_eq(res.warnings.v[0], "wiki/global/linked.md: skipped"
+	    " (not a regular file, or a symbolic link on its path)");
+	ck_assert_int_eq(lstat(path, &sb), 0);
+	ck_assert(S_ISLNK(sb.st_mode));
+	text = get("outside/secret.md");
+	ck_assert_ptr_nonnull(strstr(text, "sl_refs: [gone]"));
+	free(text);
+	reconcile_result_release(&res);
+}
+END_TEST
+
 /*
  * The gate fails on a dangling sl_ref; reconciliation prunes it (and
  * resolves the requests); then the gate passes.
@@ -327,6 +355,7 @@ main(void)
 	tc = tcase("sl_refs");
 	tcase_add_test(tc, test_prune_sl_refs);
 	tcase_add_test(tc, test_untouched_pages);
+	tcase_add_test(tc, test_symlinked_page_skipped);
 	tcase_add_test(tc, test_prune_then_gates_pass);
 	suite_add_tcase(s, tc);
 

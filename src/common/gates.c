@@ -228,6 +228,19 @@ out:
 	return res;
 }
 
+int
+gates_regular_file(const char *root, const char *rel)
+{
+	struct stat	 sb;
+	char		*detail;
+	int		 ok;
+
+	ok = lexical_problem(rel) == NULL &&
+	    walk(root, rel, &sb, &detail) == WALK_REGULAR;
+	free(detail);
+	return ok;
+}
+
 /* NUL bytes and invalid UTF-8 in a text file; size is already checked. */
 static void
 check_text(struct gates *g, const char *rel, const char *topdir)
@@ -371,9 +384,13 @@ check_paths(struct gates *g)
 	for (i = 0; i < n; i++)
 		sorted[i] = &g->in->changed[i];
 	qsort(sorted, n, sizeof(*sorted), path_cmp);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		/* A path listed twice is checked once. */
+		if (i > 0 && strcmp(sorted[i]->path, sorted[i - 1]->path) == 0)
+			continue;
 		if (check_path(g, sorted[i]) == -1)
 			strv_push(&g->bad, sorted[i]->path);
+	}
 	strv_sort_unique(&g->bad);
 	free(sorted);
 }

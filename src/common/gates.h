@@ -89,6 +89,12 @@ struct gate_report {
 };
 
 /*
+ * Whether rel is a regular file under root with no symbolic link on its
+ * way (rel itself included): what a changed path must be.
+ */
+int	 gates_regular_file(const char *root, const char *rel);
+
+/*
  * Run every gate.  0: all passed.  -1: *errmsg holds the one message
  * above (also when the tree could not be read: that is an item too).
  * Caller frees *errmsg.

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gates.h"
 #include "reconcile.h"
 #include "sl.h"
 #include "util.h"
@@ -376,7 +377,21 @@ reconcile_page(struct reconciler *rc, const char *path, char **errmsg)
 	memset(&refs, 0, sizeof(refs));
 	memset(&kept, 0, sizeof(kept));
 	memset(&sources, 0, sizeof(sources));
+	memset(&page, 0, sizeof(page));
 	xasprintf(&full, "%s/%s", rc->worktree, path);
+	/*
+	 * Never read through a link: the rewrite would replace the link
+	 * with a regular file holding whatever it pointed at, where the
+	 * gates would no longer see a link.
+	 */
+	if (!gates_regular_file(rc->worktree, path)) {
+		xasprintf(&err, "%s: skipped (not a regular file, or a symbolic"
+		    " link on its path)", path);
+		strv_push_owned(&rc->res->warnings, err);
+		err = NULL;
+		rv = 0;
+		goto out;
+	}
 	if ((r = wiki_read(full, path, &page, &err)) != 0) {
 		if (r == -1)
 			strv_push_owned(&rc->res->warnings, err);

@@ -35,7 +35,9 @@
  *    rewritten only when an entry is removed.
  *
  * A page that changes is written back as ktx serializes it.  Pages that do
- * not parse are skipped, as ktx skips them.
+ * not parse are skipped, as ktx skips them, and so are pages that are not
+ * regular files or have a symbolic link on their path: the gates refuse
+ * those, and a rewrite must not turn a link into a copy of its target.
  */
 #ifndef KTX_RECONCILE_H
 #define KTX_RECONCILE_H
