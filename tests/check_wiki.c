@@ -128,6 +128,40 @@ START_TEST(test_round_trip_fixtures)
 }
 END_TEST
 
+/*
+ * Pages with random frontmatter (odd keys, strings that need quoting or
+ * blocks, nested collections, numbers) written by ktx's serializer, one
+ * after another, each ended by an ASCII RS byte.
+ */
+START_TEST(test_round_trip_generated)
+{
+	struct wiki_page	 page;
+	char			*path, *all, *p, *end, *out, *err = NULL, name[32];
+	size_t			 len, outlen;
+	int			 n = 0;
+
+	path = fixture("roundtrip-generated.txt");
+	all = slurp(path, &len);
+	for (p = all; p < all + len; p = end + 1) {
+		ck_assert_ptr_nonnull(end = memchr(p, '\x1e',
+		    (size_t)(all + len - p)));
+		snprintf(name, sizeof(name), "page %d", ++n);
+		ck_assert_msg(wiki_parse(name, p, (size_t)(end - p), &page,
+		    &err) == 0, "%s", err ? err : "");
+		out = wiki_emit(&page, &outlen);
+		ck_assert_msg(outlen == (size_t)(end - p) &&
+		    memcmp(out, p, outlen) == 0,
+		    "%s differs after parse and emit:\n%.*s\nbecame\n%s", name,
+		    (int)(end - p), p, out);
+		free(out);
+		wiki_page_release(&page);
+	}
+	ck_assert_int_eq(n, 250);
+	free(all);
+	free(path);
+}
+END_TEST
+
 /* A hand-written page is rewritten exactly as ktx rewrites it. */
 START_TEST(test_normalize_as_ktx)
 {
@@ -227,6 +261,11 @@ START_TEST(test_frontmatter_errors)
 	    " frontmatter");
 	parse_fails("---\n? [a]\n: 1\n---\n",
 	    "p.md:2:3: a mapping key must be a scalar");
+	/* YAML 1.2 allows a raw DEL in double quotes; libyaml does not. */
+	parse_fails("---\nsummary: s\nk: \"a\x7f\"\n---\n",
+	    "p.md:3:6: invalid YAML: control characters are not allowed");
+	parse_fails("---\nsummary: caf\xc3\xa9 \xff\n---\n",
+	    "p.md:2:15: invalid YAML: invalid leading UTF-8 octet");
 	/* A second document: its "---" would end the frontmatter. */
 	parse_fails("---\na: 1\n...\nb: 2\n---\n",
 	    "p.md:4:1: invalid YAML: did not find expected <document start>");
@@ -568,6 +607,7 @@ main(void)
 
 	tc = tcase("format");
 	tcase_add_test(tc, test_round_trip_fixtures);
+	tcase_add_test(tc, test_round_trip_generated);
 	tcase_add_test(tc, test_normalize_as_ktx);
 	tcase_add_test(tc, test_emit_shapes);
 	tcase_add_test(tc, test_missing_frontmatter);

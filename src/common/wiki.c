@@ -549,6 +549,35 @@ parse_event(struct parser *ps, const yaml_event_t *ev)
 	}
 }
 
+/*
+ * libyaml gives the byte offset of a bad character (a reader error), not
+ * its mark: count the lines and characters before it instead.
+ */
+static void
+yaml_failure(struct parser *ps, const yaml_parser_t *p, const char *yaml,
+    size_t len)
+{
+	const char	*problem = p->problem != NULL ? p->problem :
+			    "cannot be parsed";
+	size_t		 i, off = p->problem_offset;
+	int		 line = ps->line0, column = 1;
+
+	if (p->error != YAML_READER_ERROR) {
+		parse_fail(ps, mark_line(ps, &p->problem_mark),
+		    (int)p->problem_mark.column + 1, "invalid YAML: %s",
+		    problem);
+		return;
+	}
+	for (i = 0; i < off && i < len; i++) {
+		if (yaml[i] == '\n') {
+			line++;
+			column = 1;
+		} else if (((unsigned char)yaml[i] & 0xc0) != 0x80)
+			column++;
+	}
+	parse_fail(ps, line, column, "invalid YAML: %s", problem);
+}
+
 static int
 parse_frontmatter(struct parser *ps, const char *yaml, size_t len)
 {
@@ -565,10 +594,7 @@ parse_frontmatter(struct parser *ps, const char *yaml, size_t len)
 	    len);
 	while (r == 0) {
 		if (!yaml_parser_parse(&parser, &ev)) {
-			parse_fail(ps, mark_line(ps, &parser.problem_mark),
-			    (int)parser.problem_mark.column + 1,
-			    "invalid YAML: %s", parser.problem != NULL ?
-			    parser.problem : "cannot be parsed");
+			yaml_failure(ps, &parser, yaml, len);
 			goto out;
 		}
 		r = parse_event(ps, &ev);

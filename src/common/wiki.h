@@ -15,7 +15,9 @@
  * refused; a double-quoted multi-line string with control characters keeps
  * its line breaks as "\n" escapes where the "yaml" package would fold a
  * long one; libyaml reads YAML 1.1 line breaks (NEL U+0085, LS, PS) inside
- * scalars as line breaks where YAML 1.2 keeps them as characters.  (A
+ * scalars as line breaks where YAML 1.2 keeps them as characters, and
+ * refuses the raw DEL and C1 control characters the "yaml" package leaves
+ * unescaped inside double quotes (such a page does not parse here).  (A
  * second YAML document cannot occur: its "---" line ends the frontmatter.)
  */
 #ifndef KTX_WIKI_H
