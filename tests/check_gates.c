@@ -683,6 +683,20 @@ START_TEST(test_visible_connections)
 }
 END_TEST
 
+START_TEST(test_unparsable_shard)
+{
+	static const struct gate_path ch[] = {
+		{ GATE_ADDED, "semantic-layer/crm/_schema/public.yaml" },
+	};
+
+	base_tree();
+	put("semantic-layer/crm/_schema/public.yaml", "tables: {accounts\n");
+	expect_fail(ch, N(ch), NULL, "semantic-layer/crm/_schema/public.yaml"
+	    ":2:1: invalid YAML: did not find expected ',' or '}' (while"
+	    " parsing a flow mapping at 1:9)");
+}
+END_TEST
+
 START_TEST(test_deleted_sl_file_touches_connection)
 {
 	static const struct gate_path ch[] = {
@@ -736,6 +750,7 @@ main(void)
 	tcase_add_test(tc, test_join_to_missing_source);
 	tcase_add_test(tc, test_duplicate_source);
 	tcase_add_test(tc, test_unparsable_sl_file);
+	tcase_add_test(tc, test_unparsable_shard);
 	tcase_add_test(tc, test_deleted_sl_file_touches_connection);
 	suite_add_tcase(s, tc);
 

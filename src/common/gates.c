@@ -465,10 +465,10 @@ check_sl(struct gates *g)
 			continue;
 		tc = touched_get(&t, &nt, conn);
 		free(conn);
-		if (c->change == GATE_DELETED || sl_path_is_shard(c->path)) {
+		if (c->change == GATE_DELETED || sl_path_is_shard(c->path))
 			tc->all = 1;
+		if (c->change == GATE_DELETED)
 			continue;
-		}
 		if ((sl = need_sl(g)) == NULL)
 			goto out;
 		if ((f = sl_file_find(sl, c->path)) == NULL)
