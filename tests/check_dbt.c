@@ -1,0 +1,796 @@
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <check.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "srctest.h"
+
+/*
+ * A small project: two documented models (one backed by the warehouse),
+ * an ephemeral model, an undocumented one, a versioned model, a source
+ * and a package model.
+ */
+static const char manifest[] =
+"{\"metadata\": {\"project_name\": \"shop\"},\n"
+" \"nodes\": {\n"
+"  \"model.shop.orders\": {\"resource_type\": \"model\", \"package_name\": \"shop\",\n"
+"   \"name\": \"orders\", \"schema\": \"main\", \"alias\": \"orders\", \"language\": \"sql\",\n"
+"   \"description\": \"One row per order.\\n\\nIncludes [[returns]] too.\",\n"
+"   \"tags\": [\"finance\"], \"config\": {\"materialized\": \"table\"},\n"
+"   \"columns\": {\"order_id\": {\"name\": \"order_id\", \"description\": \"Primary key\"},\n"
+"                \"status\": {\"name\": \"status\", \"description\": \"placed | shipped\"},\n"
+"                \"note\": {\"name\": \"note\", \"description\": \"Not in the warehouse\", \"data_type\": \"text\"}},\n"
+"   \"depends_on\": {\"nodes\": [\"model.shop.stg_orders\", \"source.shop.raw.orders\", \"model.shop.undoc\"]}},\n"
+"  \"model.shop.stg_orders\": {\"resource_type\": \"model\", \"package_name\": \"shop\",\n"
+"   \"name\": \"stg_orders\", \"schema\": \"staging\", \"alias\": \"stg_orders\",\n"
+"   \"description\": \"Staged orders\", \"config\": {\"materialized\": \"view\"},\n"
+"   \"columns\": {}, \"depends_on\": {\"nodes\": []}},\n"
+"  \"model.shop.eph\": {\"resource_type\": \"model\", \"package_name\": \"shop\",\n"
+"   \"name\": \"eph\", \"schema\": \"main\", \"alias\": \"eph\",\n"
+"   \"description\": \"An ephemeral helper\", \"config\": {\"materialized\": \"ephemeral\"},\n"
+"   \"columns\": {}, \"depends_on\": {\"nodes\": []}},\n"
+"  \"model.shop.undoc\": {\"resource_type\": \"model\", \"package_name\": \"shop\",\n"
+"   \"name\": \"undoc\", \"schema\": \"main\", \"alias\": \"undoc\", \"description\": \"\",\n"
+"   \"config\": {\"materialized\": \"view\"}, \"columns\": {}},\n"
+"  \"model.shop.cust.v2\": {\"resource_type\": \"model\", \"package_name\": \"shop\",\n"
+"   \"name\": \"cust\", \"version\": 2, \"latest_version\": 3, \"schema\": \"main\",\n"
+"   \"alias\": \"cust_v2\", \"language\": \"python\", \"description\": \"Customers, second cut\",\n"
+"   \"config\": {\"materialized\": \"table\"}, \"columns\": {}},\n"
+"  \"model.pkg.other\": {\"resource_type\": \"model\", \"package_name\": \"pkg\",\n"
+"   \"name\": \"other\", \"schema\": \"main\", \"alias\": \"other\", \"description\": \"From a package\",\n"
+"   \"config\": {\"materialized\": \"table\"}, \"columns\": {}},\n"
+"  \"test.shop.not_null\": {\"resource_type\": \"test\", \"package_name\": \"shop\", \"name\": \"t\"}\n"
+" },\n"
+" \"sources\": {\n"
+"  \"source.shop.raw.orders\": {\"resource_type\": \"source\", \"package_name\": \"shop\",\n"
+"   \"name\": \"orders\", \"source_name\": \"raw\", \"schema\": \"raw\", \"identifier\": \"orders_raw\",\n"
+"   \"description\": \"Raw orders from the shop\", \"columns\": {}}\n"
+" }}\n";
+
+static const char catalog[] =
+"{\"nodes\": {\"model.shop.orders\": {\"metadata\": {\"schema\": \"main\", \"name\": \"orders\"},\n"
+"  \"columns\": {\"STATUS\": {\"name\": \"STATUS\", \"type\": \"VARCHAR\", \"index\": 2},\n"
+"               \"ORDER_ID\": {\"name\": \"ORDER_ID\", \"type\": \"INTEGER\", \"index\": 1}}}},\n"
+" \"sources\": {}}\n";
+
+/* The warehouse "wh": main.orders with two columns. */
+static void
+orders_manifest(struct st_env *env)
+{
+	cJSON	*tables = cJSON_CreateObject(), *t, *cols, *c;
+
+	t = cJSON_AddObjectToObject(tables, "orders");
+	cJSON_AddStringToObject(t, "table", "main.orders");
+	cols = cJSON_AddArrayToObject(t, "columns");
+	c = cJSON_CreateObject();
+	cJSON_AddStringToObject(c, "name", "order_id");
+	cJSON_AddStringToObject(c, "type", "number");
+	cJSON_AddItemToArray(cols, c);
+	c = cJSON_CreateObject();
+	cJSON_AddStringToObject(c, "name", "status");
+	cJSON_AddStringToObject(c, "type", "string");
+	cJSON_AddItemToArray(cols, c);
+	st_shard(env->worktree, "wh", "main", tables);
+	cJSON_Delete(tables);
+	strv_push(&env->warehouses, "wh");
+}
+
+static void
+small_project(struct st_env *env, int with_target)
+{
+	const char	*dir = with_target ? "dbt/target" : "dbt";
+	char		*p;
+
+	st_env_init(env, "dbt", "dbt", "dbt");
+	xasprintf(&p, "%s/manifest.json", dir);
+	st_writes(env->project, p, manifest);
+	free(p);
+	xasprintf(&p, "%s/catalog.json", dir);
+	st_writes(env->project, p, catalog);
+	free(p);
+}
+
+static const char orders_page[] =
+"---\n"
+"summary: One row per order.\n"
+"tags:\n"
+"  - dbt\n"
+"  - finance\n"
+"sl_refs:\n"
+"  - orders\n"
+"usage_mode: auto\n"
+"source: dbt\n"
+"---\n"
+"\n"
+"# orders\n"
+"\n"
+"One row per order.\n"
+"\n"
+"Includes [\\[returns]] too.\n"
+"\n"
+"- dbt model: model.shop.orders\n"
+"- Materialization: table\n"
+"- Relation: main.orders\n"
+"- Warehouse source: orders (connection wh)\n"
+"\n"
+"## Columns\n"
+"\n"
+"| Column | Type | Description |\n"
+"| --- | --- | --- |\n"
+"| ORDER_ID | INTEGER | Primary key |\n"
+"| STATUS | VARCHAR | placed \\| shipped |\n"
+"| note | text | Not in the warehouse |\n"
+"\n"
+"## Depends on\n"
+"\n"
+"- [[?page:dbt-stg-orders|stg_orders]] (model)\n"
+"- [[?table:raw.orders_raw]] (source)\n"
+"- [[?page:dbt-undoc|undoc]] (model)\n";
+
+static const char orders_overlay[] =
+"name: orders\n"
+"descriptions:\n"
+"  dbt: |-\n"
+"    One row per order.\n"
+"\n"
+"    Includes [[returns]] too.\n"
+"column_overrides:\n"
+"  - name: order_id\n"
+"    descriptions:\n"
+"      dbt: Primary key\n"
+"  - name: status\n"
+"    descriptions:\n"
+"      dbt: placed | shipped\n";
+
+START_TEST(test_small_project)
+{
+	struct st_env			 env;
+	const struct source_output	*o;
+	const struct source_event	*ev;
+	char				*s;
+
+	small_project(&env, 1);
+	orders_manifest(&env);
+	ck_assert_msg(st_run(&env) == 0, "%s", env.err);
+	ck_assert_uint_eq(env.res.staged.n, 2);
+	ck_assert_str_eq(env.res.staged.v[0], "catalog.json");
+	ck_assert_str_eq(env.res.staged.v[1], "manifest.json");
+
+	s = st_read(env.worktree, "wiki/global/dbt-orders.md", NULL);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s, orders_page);
+	free(s);
+	s = st_read(env.worktree, "semantic-layer/wh/orders.yaml", NULL);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s, orders_overlay);
+	free(s);
+
+	/* One page per documented node, one overlay. */
+	ck_assert_uint_eq(env.res.noutputs, 6);
+	ck_assert_ptr_nonnull(st_output(&env.res, "wiki/global/dbt-stg-orders.md"));
+	ck_assert_ptr_nonnull(st_output(&env.res, "wiki/global/dbt-eph.md"));
+	ck_assert_ptr_nonnull(st_output(&env.res, "wiki/global/dbt-cust-v2.md"));
+	ck_assert_ptr_nonnull(st_output(&env.res, "wiki/global/dbt-raw-orders.md"));
+	o = st_output(&env.res, "semantic-layer/wh/orders.yaml");
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(o->kind, SOURCE_OVERLAY);
+	ck_assert_str_eq(o->key, "wh/orders");
+	ck_assert_uint_eq(o->raw_paths.n, 2);
+	ck_assert_str_eq(o->raw_paths.v[0], "manifest.json");
+	ck_assert_str_eq(o->raw_paths.v[1], "catalog.json");
+	ck_assert(st_output(&env.res, "wiki/global/dbt-undoc.md") == NULL);
+	ck_assert(st_output(&env.res, "wiki/global/dbt-other.md") == NULL);
+
+	/* The python, versioned model. */
+	s = st_read(env.worktree, "wiki/global/dbt-cust-v2.md", NULL);
+	ck_assert_ptr_nonnull(strstr(s, "# cust v2\n"));
+	ck_assert_ptr_nonnull(strstr(s, "- Language: python\n"));
+	ck_assert_ptr_nonnull(strstr(s, "- Version: 2 (latest: 3)\n"));
+	ck_assert_ptr_null(strstr(s, "sl_refs"));
+	free(s);
+
+	/* Skips and the reasons of pages without a source. */
+	ck_assert_uint_eq(env.res.nskips, 1);
+	ck_assert_str_eq(env.res.skips[0].item, "model.shop.undoc");
+	ck_assert_str_eq(env.res.skips[0].reason, "no description");
+	ck_assert_uint_eq(st_nevents(&env.res, "dbt_node_without_source"), 4);
+	ev = st_event(&env.res, "dbt_package_nodes_ignored");
+	ck_assert_ptr_nonnull(ev);
+	s = cJSON_PrintUnformatted(ev->data);
+	ck_assert_str_eq(s, "{\"project\":\"shop\",\"packages\":{\"pkg\":1}}");
+	free(s);
+	ev = st_event(&env.res, "dbt_node_without_source");
+	s = cJSON_PrintUnformatted(ev->data);
+	ck_assert_str_eq(s, "{\"node\":\"model.shop.cust.v2\",\"relation\":"
+	    "\"main.cust_v2\",\"reason\":\"missing schema context: no "
+	    "warehouse manifest entry for main.cust_v2\"}");
+	free(s);
+	s = st_read(env.worktree, "wiki/global/dbt-eph.md", NULL);
+	ck_assert_ptr_null(strstr(s, "Relation"));
+	free(s);
+	st_env_release(&env);
+}
+END_TEST
+
+START_TEST(test_artifacts_in_source_dir)
+{
+	struct st_env	env;
+
+	small_project(&env, 0);
+	ck_assert_msg(st_run(&env) == 0, "%s", env.err);
+	ck_assert_ptr_nonnull(st_output(&env.res, "wiki/global/dbt-orders.md"));
+	st_env_release(&env);
+}
+END_TEST
+
+START_TEST(test_no_warehouse_manifest)
+{
+	struct st_env	 env;
+	char		*s;
+	size_t		 i;
+
+	small_project(&env, 1);
+	strv_push(&env.warehouses, "wh");
+	ck_assert_msg(st_run(&env) == 0, "%s", env.err);
+	for (i = 0; i < env.res.noutputs; i++)
+		ck_assert_int_eq(env.res.outputs[i].kind, SOURCE_WIKI);
+	s = st_read(env.worktree, "wiki/global/dbt-orders.md", NULL);
+	ck_assert_ptr_null(strstr(s, "sl_refs"));
+	free(s);
+	s = cJSON_PrintUnformatted(st_event(&env.res,
+	    "dbt_node_without_source")->data);
+	ck_assert_ptr_nonnull(strstr(s, "missing schema context: no warehouse "
+	    "manifest (semantic-layer/<wh>/_schema/)"));
+	free(s);
+	st_env_release(&env);
+}
+END_TEST
+
+/* An overlay someone wrote keeps its fields; ours are merged in. */
+START_TEST(test_overlay_merge)
+{
+	struct st_env	 env;
+	char		*s, *first;
+
+	small_project(&env, 1);
+	orders_manifest(&env);
+	st_writes(env.worktree, "semantic-layer/wh/orders.yaml",
+	    "name: orders\n"
+	    "descriptions:\n"
+	    "  user: Orders as finance counts them\n"
+	    "  dbt: stale\n"
+	    "measures:\n"
+	    "  - name: revenue\n"
+	    "    expr: sum(amount)\n"
+	    "column_overrides:\n"
+	    "  - name: status\n"
+	    "    visibility: internal\n"
+	    "  - name: order_id\n"
+	    "    descriptions:\n"
+	    "      dbt: old text\n");
+	ck_assert_msg(st_run(&env) == 0, "%s", env.err);
+	s = st_read(env.worktree, "semantic-layer/wh/orders.yaml", NULL);
+	ck_assert_str_eq(s,
+	    "name: orders\n"
+	    "descriptions:\n"
+	    "  user: Orders as finance counts them\n"
+	    "  dbt: |-\n"
+	    "    One row per order.\n"
+	    "\n"
+	    "    Includes [[returns]] too.\n"
+	    "measures:\n"
+	    "  - name: revenue\n"
+	    "    expr: sum(amount)\n"
+	    "column_overrides:\n"
+	    "  - name: status\n"
+	    "    visibility: internal\n"
+	    "    descriptions:\n"
+	    "      dbt: placed | shipped\n"
+	    "  - name: order_id\n"
+	    "    descriptions:\n"
+	    "      dbt: Primary key\n");
+	/* A rerun reads its own output and changes nothing. */
+	first = st_tree(env.worktree);
+	st_env_rerun(&env);
+	ck_assert_msg(st_run(&env) == 0, "%s", env.err);
+	ck_assert_int_eq(st_output(&env.res,
+	    "semantic-layer/wh/orders.yaml")->changed, 0);
+	free(s);
+	s = st_tree(env.worktree);
+	ck_assert_str_eq(s, first);
+	free(s);
+	free(first);
+	st_env_release(&env);
+}
+END_TEST
+
+START_TEST(test_standalone_source_not_overlaid)
+{
+	struct st_env	 env;
+	const char	*sa = "name: orders\nsql: select 1 as x\n";
+	char		*s;
+
+	small_project(&env, 1);
+	orders_manifest(&env);
+	st_writes(env.worktree, "semantic-layer/wh/orders.yaml", sa);
+	ck_assert_msg(st_run(&env) == 0, "%s", env.err);
+	s = st_read(env.worktree, "semantic-layer/wh/orders.yaml", NULL);
+	ck_assert_str_eq(s, sa);
+	free(s);
+	ck_assert_ptr_null(st_output(&env.res, "semantic-layer/wh/orders.yaml"));
+	ck_assert_ptr_nonnull(st_event(&env.res, "dbt_overlay_not_written"));
+	st_env_release(&env);
+}
+END_TEST
+
+/* Each bad input fails with the file named and leaves the worktree as it was. */
+static void
+expect_failure(struct st_env *env, const char *want)
+{
+	char	*before, *after;
+
+	st_writes(env->worktree, "wiki/global/keep.md",
+	    "---\nsummary: x\nusage_mode: auto\n---\n\nx\n");
+	before = st_tree(env->worktree);
+	ck_assert_int_eq(st_run(env), -1);
+	ck_assert_ptr_nonnull(env->err);
+	ck_assert_msg(strstr(env->err, want) != NULL, "error \"%s\" lacks "
+	    "\"%s\"", env->err, want);
+	after = st_tree(env->worktree);
+	ck_assert_str_eq(before, after);
+	free(before);
+	free(after);
+}
+
+START_TEST(test_missing_manifest)
+{
+	struct st_env	env;
+
+	st_env_init(&env, "dbt", "dbt", "dbt");
+	st_writes(env.project, "dbt/target/catalog.json", catalog);
+	expect_failure(&env, "dbt: no target/manifest.json or manifest.json");
+	st_env_release(&env);
+}
+END_TEST
+
+START_TEST(test_broken_json)
+{
+	struct st_env	env;
+
+	st_env_init(&env, "dbt", "dbt", "dbt");
+	st_writes(env.project, "dbt/target/manifest.json", manifest);
+	st_writes(env.project, "dbt/target/catalog.json",
+	    "{\"nodes\": {\n  \"a\": [1, 2,,]\n}}\n");
+	expect_failure(&env, "dbt/target/catalog.json:2:14: invalid JSON");
+	st_env_release(&env);
+}
+END_TEST
+
+START_TEST(test_not_utf8)
+{
+	struct st_env	env;
+
+	st_env_init(&env, "dbt", "dbt", "dbt");
+	st_writes(env.project, "dbt/target/manifest.json",
+	    "{\"metadata\": {\"project_name\": \"shop\"},\n"
+	    " \"nodes\": {\"x\": \"caf\xe9\"}}\n");
+	expect_failure(&env, "dbt/target/manifest.json:2: invalid UTF-8");
+	st_env_release(&env);
+}
+END_TEST
+
+START_TEST(test_huge_file)
+{
+	struct st_env	 env;
+	char		*p;
+	int		 fd;
+
+	st_env_init(&env, "dbt", "dbt", "dbt");
+	st_writes(env.project, "dbt/manifest.json", "");
+	xasprintf(&p, "%s/dbt/manifest.json", env.project);
+	fd = open(p, O_WRONLY);
+	ck_assert_int_ne(fd, -1);
+	/* Sparse: the size is checked before anything is read. */
+	ck_assert_int_eq(ftruncate(fd, (off_t)SOURCE_DBT_MAX_BYTES + 1), 0);
+	close(fd);
+	free(p);
+	expect_failure(&env, "dbt/manifest.json: file is 268435457 bytes, "
+	    "over the limit of 268435456");
+	st_env_release(&env);
+}
+END_TEST
+
+START_TEST(test_symlink_out_of_source_dir)
+{
+	struct st_env	 env;
+	char		*outside, *link;
+
+	st_env_init(&env, "dbt", "dbt", "dbt");
+	st_writes(env.root, "elsewhere/manifest.json", manifest);
+	st_writes(env.project, "dbt/target/.keep", "");
+	xasprintf(&outside, "%s/elsewhere/manifest.json", env.root);
+	xasprintf(&link, "%s/dbt/target/manifest.json", env.project);
+	ck_assert_int_eq(symlink(outside, link), 0);
+	expect_failure(&env, "dbt/target/manifest.json: symbolic link points "
+	    "outside the source directory");
+	free(outside);
+	free(link);
+	st_env_release(&env);
+}
+END_TEST
+
+START_TEST(test_symlink_inside_is_followed)
+{
+	struct st_env	 env;
+	char		*link;
+
+	small_project(&env, 0);
+	st_writes(env.project, "dbt/target/.keep", "");
+	xasprintf(&link, "%s/dbt/target/manifest.json", env.project);
+	ck_assert_int_eq(symlink("../manifest.json", link), 0);
+	free(link);
+	ck_assert_msg(st_run(&env) == 0, "%s", env.err);
+	ck_assert_ptr_nonnull(st_output(&env.res, "wiki/global/dbt-orders.md"));
+	st_env_release(&env);
+}
+END_TEST
+
+/* A page directory that is a symbolic link: nothing is written anywhere. */
+START_TEST(test_write_refuses_symlinked_dir)
+{
+	struct st_env	 env;
+	char		*out, *link;
+	struct strv	 files = { 0 };
+
+	small_project(&env, 1);
+	orders_manifest(&env);
+	st_writes(env.root, "outside/.keep", "");
+	st_writes(env.worktree, "wiki/.keep", "");
+	xasprintf(&out, "%s/outside", env.root);
+	xasprintf(&link, "%s/wiki/global", env.worktree);
+	ck_assert_int_eq(symlink(out, link), 0);
+	expect_failure(&env, "wiki/global: not a directory");
+	/* The test's own page went through the link; no adapter output. */
+	st_list(env.root, "outside", &files);
+	ck_assert_uint_eq(files.n, 2);
+	ck_assert_str_eq(files.v[0], "outside/.keep");
+	ck_assert_str_eq(files.v[1], "outside/keep.md");
+	strv_release(&files);
+	free(out);
+	free(link);
+	st_env_release(&env);
+}
+END_TEST
+
+START_TEST(test_staging_must_be_empty)
+{
+	struct st_env	env;
+
+	small_project(&env, 1);
+	st_writes(env.staging, "stale.json", "{}");
+	expect_failure(&env, "staging directory is not empty");
+	st_env_release(&env);
+}
+END_TEST
+
+/*
+ * The real fixtures.  The warehouse manifest is built from the catalog:
+ * one shard per schema, one entry per relation with its columns.
+ */
+static void
+copy_fixture(struct st_env *env, const char *fixture)
+{
+	char	*p, *data;
+	size_t	 len;
+	const char *files[] = { "manifest.json", "catalog.json" };
+	size_t	 i;
+
+	p = st_fixture(fixture);
+	for (i = 0; i < 2; i++) {
+		char *rel;
+
+		data = st_read(p, files[i], &len);
+		ck_assert_ptr_nonnull(data);
+		xasprintf(&rel, "dbt/target/%s", files[i]);
+		st_write(env->project, rel, data, len);
+		free(rel);
+		free(data);
+	}
+	free(p);
+}
+
+static size_t
+catalog_manifest(struct st_env *env, const char *fixture)
+{
+	char		*p, *data;
+	cJSON		*cat, *shards = cJSON_CreateObject(), *t, *cols, *c;
+	const cJSON	*n, *col, *sh;
+	const char	*groups[] = { "nodes", "sources" };
+	size_t		 g, count = 0;
+
+	p = st_fixture(fixture);
+	data = st_read(p, "catalog.json", NULL);
+	ck_assert_ptr_nonnull(data);
+	cat = cJSON_Parse(data);
+	ck_assert_ptr_nonnull(cat);
+	for (g = 0; g < 2; g++) {
+		cJSON_ArrayForEach(n, jget(cat, groups[g])) {
+			const cJSON *md = jget(n, "metadata");
+			const char *schema = jstr(md, "schema");
+			const char *name = jstr(md, "name");
+			cJSON *shard;
+			char *table;
+
+			shard = cJSON_GetObjectItemCaseSensitive(shards, schema);
+			if (shard == NULL)
+				shard = cJSON_AddObjectToObject(shards, schema);
+			if (cJSON_GetObjectItemCaseSensitive(shard, name) != NULL)
+				continue;
+			t = cJSON_AddObjectToObject(shard, name);
+			xasprintf(&table, "%s.%s", schema, name);
+			cJSON_AddStringToObject(t, "table", table);
+			free(table);
+			cols = cJSON_AddArrayToObject(t, "columns");
+			cJSON_ArrayForEach(col, jget(n, "columns")) {
+				c = cJSON_CreateObject();
+				cJSON_AddStringToObject(c, "name",
+				    jstr(col, "name"));
+				cJSON_AddStringToObject(c, "type", "string");
+				cJSON_AddItemToArray(cols, c);
+			}
+			count++;
+		}
+	}
+	cJSON_ArrayForEach(sh, shards)
+		st_shard(env->worktree, "wh", sh->string, sh);
+	strv_push(&env->warehouses, "wh");
+	cJSON_Delete(shards);
+	cJSON_Delete(cat);
+	free(data);
+	free(p);
+	return count;
+}
+
+static size_t
+count_kind(const struct source_result *res, enum source_output_kind kind)
+{
+	size_t	i, n = 0;
+
+	for (i = 0; i < res->noutputs; i++)
+		n += res->outputs[i].kind == kind;
+	return n;
+}
+
+START_TEST(test_fixture_dbt_bouncer)
+{
+	struct st_env	 env;
+	char		*s;
+	const struct source_event *ev;
+
+	st_env_init(&env, "dbt", "dbt", "dbt");
+	copy_fixture(&env, "dbt/dbt-bouncer");
+	ck_assert_uint_eq(catalog_manifest(&env, "dbt/dbt-bouncer"), 16);
+	ck_assert_msg(st_run(&env) == 0, "%s", env.err);
+	/* 13 documented models and 3 documented sources of the project. */
+	ck_assert_uint_eq(count_kind(&env.res, SOURCE_WIKI), 16);
+	/* The 10 documented models the duckdb catalog has built. */
+	ck_assert_uint_eq(count_kind(&env.res, SOURCE_OVERLAY), 10);
+	ck_assert_uint_eq(env.res.nskips, 2);
+	ck_assert_str_eq(env.res.skips[0].item,
+	    "model.dbt_bouncer_test_project.int_exclude_via_meta_config");
+	ck_assert_str_eq(env.res.skips[1].item, "source.dbt_bouncer_test_project."
+	    "sources_that_dont_really_exist.Non_Conforming_Name");
+	ck_assert_ptr_nonnull(st_output(&env.res, "wiki/global/dbt-customers-v1.md"));
+	ck_assert_ptr_nonnull(st_output(&env.res, "wiki/global/dbt-customers-v3.md"));
+	ck_assert_ptr_nonnull(st_output(&env.res,
+	    "semantic-layer/wh/customers_v2.yaml"));
+	ck_assert_ptr_nonnull(st_output(&env.res,
+	    "wiki/global/dbt-sources-that-dont-really-exist-source-1.md"));
+
+	/* The python model, backed. */
+	s = st_read(env.worktree, "wiki/global/dbt-py-order-stats.md", NULL);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_ptr_nonnull(strstr(s, "sl_refs:\n  - py_order_stats\n"));
+	ck_assert_ptr_nonnull(strstr(s, "- Language: python\n"));
+	ck_assert_ptr_nonnull(strstr(s, "- [[?page:dbt-stg-orders|stg_orders]] "
+	    "(model)\n"));
+	free(s);
+	/* Ephemeral models: pages without sl_refs, and why. */
+	s = st_read(env.worktree, "wiki/global/dbt-int-model-1.md", NULL);
+	ck_assert_ptr_null(strstr(s, "sl_refs"));
+	ck_assert_ptr_nonnull(strstr(s, "- Materialization: ephemeral\n"));
+	free(s);
+	ck_assert_uint_eq(st_nevents(&env.res, "dbt_node_without_source"), 6);
+	/* The package's 24 models and 9 sources, the internal one. */
+	ev = st_event(&env.res, "dbt_package_nodes_ignored");
+	s = cJSON_PrintUnformatted(jget(ev->data, "packages"));
+	ck_assert_str_eq(s, "{\"tiktok_ads\":33,\"internal_package\":1}");
+	free(s);
+	/* Versioned: each version its own relation and overlay. */
+	s = st_read(env.worktree, "wiki/global/dbt-customers-v3.md", NULL);
+	ck_assert_ptr_nonnull(strstr(s, "- Version: 3 (latest: 3)\n"));
+	ck_assert_ptr_nonnull(strstr(s, "- Relation: main_marts.customers_v3\n"));
+	ck_assert_ptr_nonnull(strstr(s, "| customer_id_pk | BIGINT |"));
+	free(s);
+	st_env_release(&env);
+}
+END_TEST
+
+static const char jaffle_customers_overlay[] =
+"name: customers\n"
+"descriptions:\n"
+"  dbt: Customer overview data mart, offering key details for each unique "
+"customer. One row per customer.\n"
+"column_overrides:\n"
+"  - name: customer_id\n"
+"    descriptions:\n"
+"      dbt: The unique key of the orders mart.\n"
+"  - name: customer_name\n"
+"    descriptions:\n"
+"      dbt: Customers' full name.\n"
+"  - name: count_lifetime_orders\n"
+"    descriptions:\n"
+"      dbt: Total number of orders a customer has ever placed.\n"
+"  - name: first_ordered_at\n"
+"    descriptions:\n"
+"      dbt: The timestamp when a customer placed their first order.\n"
+"  - name: last_ordered_at\n"
+"    descriptions:\n"
+"      dbt: The timestamp of a customer's most recent order.\n"
+"  - name: lifetime_spend_pretax\n"
+"    descriptions:\n"
+"      dbt: The sum of all the pre-tax subtotals of every order a customer "
+"has placed.\n"
+"  - name: lifetime_tax_paid\n"
+"    descriptions:\n"
+"      dbt: The sum of all the tax portion of every order a customer has "
+"placed.\n"
+"  - name: lifetime_spend\n"
+"    descriptions:\n"
+"      dbt: The sum of all the order totals (including tax) that a customer "
+"has ever placed.\n"
+"  - name: customer_type\n"
+"    descriptions:\n"
+"      dbt: Options are 'new' or 'returning', indicating if a customer has "
+"ordered more than once or has only placed their first order to date.\n";
+
+START_TEST(test_fixture_dbterd)
+{
+	struct st_env	 env;
+	char		*s;
+
+	st_env_init(&env, "dbt", "dbt", "dbt");
+	copy_fixture(&env, "dbt/dbterd");
+	ck_assert_uint_eq(catalog_manifest(&env, "dbt/dbterd"), 19);
+	ck_assert_msg(st_run(&env) == 0, "%s", env.err);
+	ck_assert_uint_eq(count_kind(&env.res, SOURCE_WIKI), 13);
+	ck_assert_uint_eq(count_kind(&env.res, SOURCE_OVERLAY), 13);
+	ck_assert_uint_eq(env.res.nskips, 6);
+	ck_assert_ptr_null(st_event(&env.res, "dbt_node_without_source"));
+	ck_assert_ptr_null(st_event(&env.res, "dbt_package_nodes_ignored"));
+	s = st_read(env.worktree, "semantic-layer/wh/customers.yaml", NULL);
+	ck_assert_str_eq(s, jaffle_customers_overlay);
+	free(s);
+	s = st_read(env.worktree, "wiki/global/dbt-customers.md", NULL);
+	ck_assert_ptr_nonnull(strstr(s, "---\nsummary: Customer overview data "
+	    "mart, offering key details for each unique customer. One row per "
+	    "customer.\ntags:\n  - dbt\nsl_refs:\n  - customers\n"));
+	ck_assert_ptr_nonnull(strstr(s, "| customer_type | text | Options are "
+	    "'new' or 'returning',"));
+	ck_assert_ptr_nonnull(strstr(s, "## Depends on\n\n"
+	    "- [[?page:dbt-stg-customers|stg_customers]] (model)\n"
+	    "- [[?page:dbt-orders|orders]] (model)\n"));
+	free(s);
+	/* Sources: the relation is schema.identifier. */
+	s = st_read(env.worktree, "wiki/global/dbt-ecom-raw-orders.md", NULL);
+	ck_assert_ptr_nonnull(strstr(s, "sl_refs:\n  - raw_orders\n"));
+	free(s);
+	s = st_read(env.worktree, "wiki/global/dbt-stg-orders.md", NULL);
+	ck_assert_ptr_nonnull(strstr(s, "- [[?table:raw.raw_orders]] (source)\n"));
+	free(s);
+	st_env_release(&env);
+}
+END_TEST
+
+/* Without the warehouse manifest: pages, no sl_refs, no overlays. */
+START_TEST(test_fixture_without_manifest)
+{
+	struct st_env	 env;
+	struct strv	 files = { 0 };
+	size_t		 i;
+	char		*s;
+
+	st_env_init(&env, "dbt", "dbt", "dbt");
+	copy_fixture(&env, "dbt/dbterd");
+	strv_push(&env.warehouses, "wh");
+	ck_assert_msg(st_run(&env) == 0, "%s", env.err);
+	ck_assert_uint_eq(count_kind(&env.res, SOURCE_WIKI), 13);
+	ck_assert_uint_eq(count_kind(&env.res, SOURCE_OVERLAY), 0);
+	ck_assert_uint_eq(st_nevents(&env.res, "dbt_node_without_source"), 13);
+	st_list(env.worktree, "wiki/global", &files);
+	ck_assert_uint_eq(files.n, 13);
+	for (i = 0; i < files.n; i++) {
+		s = st_read(env.worktree, files.v[i], NULL);
+		ck_assert_ptr_null(strstr(s, "sl_refs"));
+		free(s);
+	}
+	strv_release(&files);
+	ck_assert_ptr_null(st_read(env.worktree, "semantic-layer", NULL));
+	st_env_release(&env);
+}
+END_TEST
+
+START_TEST(test_fixture_deterministic_and_idempotent)
+{
+	struct st_env	 a, b;
+	char		*ta, *tb;
+	size_t		 i;
+
+	st_env_init(&a, "dbt", "dbt", "dbt");
+	st_env_init(&b, "dbt", "dbt", "dbt");
+	copy_fixture(&a, "dbt/dbt-bouncer");
+	copy_fixture(&b, "dbt/dbt-bouncer");
+	catalog_manifest(&a, "dbt/dbt-bouncer");
+	catalog_manifest(&b, "dbt/dbt-bouncer");
+	ck_assert_msg(st_run(&a) == 0, "%s", a.err);
+	ck_assert_msg(st_run(&b) == 0, "%s", b.err);
+	ta = st_tree(a.worktree);
+	tb = st_tree(b.worktree);
+	ck_assert_str_eq(ta, tb);
+	free(tb);
+	st_env_rerun(&a);
+	ck_assert_msg(st_run(&a) == 0, "%s", a.err);
+	for (i = 0; i < a.res.noutputs; i++)
+		ck_assert_msg(a.res.outputs[i].changed == 0, "%s changed",
+		    a.res.outputs[i].path);
+	tb = st_tree(a.worktree);
+	ck_assert_str_eq(ta, tb);
+	free(ta);
+	free(tb);
+	st_env_release(&a);
+	st_env_release(&b);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("dbt");
+	TCase	*tc = tcase_create("small");
+	TCase	*bad = tcase_create("malformed");
+	TCase	*fx = tcase_create("fixtures");
+	SRunner	*sr;
+	int	 failed;
+
+	tcase_add_test(tc, test_small_project);
+	tcase_add_test(tc, test_artifacts_in_source_dir);
+	tcase_add_test(tc, test_no_warehouse_manifest);
+	tcase_add_test(tc, test_overlay_merge);
+	tcase_add_test(tc, test_standalone_source_not_overlaid);
+	suite_add_tcase(s, tc);
+	tcase_add_test(bad, test_missing_manifest);
+	tcase_add_test(bad, test_broken_json);
+	tcase_add_test(bad, test_not_utf8);
+	tcase_add_test(bad, test_huge_file);
+	tcase_add_test(bad, test_symlink_out_of_source_dir);
+	tcase_add_test(bad, test_symlink_inside_is_followed);
+	tcase_add_test(bad, test_write_refuses_symlinked_dir);
+	tcase_add_test(bad, test_staging_must_be_empty);
+	suite_add_tcase(s, bad);
+	tcase_add_test(fx, test_fixture_dbt_bouncer);
+	tcase_add_test(fx, test_fixture_dbterd);
+	tcase_add_test(fx, test_fixture_without_manifest);
+	tcase_add_test(fx, test_fixture_deterministic_and_idempotent);
+	tcase_set_timeout(fx, 120);
+	suite_add_tcase(s, fx);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
