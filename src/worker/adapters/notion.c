@@ -530,21 +530,41 @@ add_link(struct notion *n, const char *from, const char *label, size_t llen,
 		tlen = dlen >= 2 ? dlen - 2 : 0;
 	} else if ((q = memchr(dest, ' ', dlen)) != NULL)
 		tlen = (size_t)(q - dest);
-	if (tlen == 0 || has_scheme(dest, tlen) || dest[0] == '#') {
-		/* External, mailto: or in-page: unchanged. */
-		if (tlen > 0 && has_scheme(dest, tlen))
+	if (tlen == 0 || has_scheme(dest, tlen)) {
+		/* External or mailto: unchanged. */
+		if (tlen > 0)
 			n->external++;
 		source_add_prose(body, raw, rawlen);
-		source_add_prose(plain, label, llen);
+		sbuf_add(plain, label, llen);
 		return;
 	}
-	q = dest;
-	while (q < dest + tlen && *q != '#' && *q != '?')
-		q++;
-	decoded = url_decode(dest, (size_t)(q - dest));
-	if (decoded != NULL)
-		path = join_path(from, decoded);
-	idx = path != NULL ? path_lookup(n, path) : -1;
+	/*
+	 * Notion leaves "#" unencoded in names ("#letstalkaboutstress <id>"):
+	 * the whole destination is tried as a path first, then without a
+	 * "#fragment" or "?query".
+	 */
+	idx = -1;
+	for (q = dest + tlen; idx < 0 && q != NULL; ) {
+		free(decoded);
+		free(path);
+		path = NULL;
+		decoded = url_decode(dest, (size_t)(q - dest));
+		if (decoded != NULL)
+			path = join_path(from, decoded);
+		idx = path != NULL ? path_lookup(n, path) : -1;
+		for (q--; q > dest && *q != '#' && *q != '?'; q--)
+			;
+		if (q <= dest)
+			q = NULL;
+	}
+	if (idx < 0 && dest[0] == '#') {
+		/* An anchor in this page. */
+		source_add_prose(body, raw, rawlen);
+		sbuf_add(plain, label, llen);
+		free(decoded);
+		free(path);
+		return;
+	}
 	if (idx >= 0) {
 		n->links++;
 		sbuf_adds(body, "[[");
@@ -559,9 +579,12 @@ add_link(struct notion *n, const char *from, const char *label, size_t llen,
 		sbuf_add(plain, label, llen);
 	} else {
 		n->plain++;
+		/* Notion writes an image's path as its alt text too. */
+		if (llen == tlen && strncmp(label, dest, llen) == 0)
+			llen = 0;
 		if (llen > 0) {
 			source_add_prose(body, label, llen);
-			source_add_prose(plain, label, llen);
+			sbuf_add(plain, label, llen);
 		} else if (decoded != NULL) {
 			base = strrchr(decoded, '/');
 			base = base != NULL ? base + 1 : decoded;
@@ -627,7 +650,7 @@ convert_span(struct notion *n, const char *from, const char *s,
 				continue;
 			}
 			source_add_prose(body, start, (size_t)(p - start));
-			source_add_prose(plain, start, (size_t)(p - start));
+			sbuf_add(plain, start, (size_t)(p - start));
 			{
 				const char *c = p + ticks;
 				size_t clen = (size_t)(q - c);
@@ -660,7 +683,7 @@ convert_span(struct notion *n, const char *from, const char *s,
 			    (dend = dest_end(lend + 2, end)) != NULL) {
 				source_add_prose(body, start,
 				    (size_t)(p - start));
-				source_add_prose(plain, start,
+				sbuf_add(plain, start,
 				    (size_t)(p - start));
 				add_link(n, from, lb + 1, (size_t)(lend - lb - 1),
 				    lend + 2, (size_t)(dend - lend - 2), p, (size_t)(dend + 1 - p), body, plain);
@@ -671,7 +694,7 @@ convert_span(struct notion *n, const char *from, const char *s,
 		p++;
 	}
 	source_add_prose(body, start, (size_t)(end - start));
-	source_add_prose(plain, start, (size_t)(end - start));
+	sbuf_add(plain, start, (size_t)(end - start));
 }
 
 static void

@@ -919,6 +919,49 @@ u8len(const unsigned char *p)
 	return 1;
 }
 
+/* A thematic break: three or more "-", "*" or "_" and spaces. */
+static int
+rule(const char *s, const char *eol)
+{
+	int	n = 0;
+	char	c = *s;
+
+	if (c != '-' && c != '*' && c != '_')
+		return 0;
+	for (; s < eol; s++) {
+		if (*s == c)
+			n++;
+		else if (*s != ' ' && *s != '\t' && *s != '\r')
+			return 0;
+	}
+	return n >= 3;
+}
+
+/* Past a line's heading, quote and list markers. */
+static const char *
+line_text(const char *s, const char *eol)
+{
+	const char	*p;
+
+	for (;;) {
+		while (s < eol && (*s == '#' || *s == '>' || *s == ' '))
+			s++;
+		if (s + 1 < eol && (*s == '-' || *s == '*' || *s == '+') &&
+		    s[1] == ' ') {
+			s += 2;
+			continue;
+		}
+		for (p = s; p < eol && *p >= '0' && *p <= '9'; p++)
+			;
+		if (p > s && p + 1 < eol && (*p == '.' || *p == ')') &&
+		    p[1] == ' ') {
+			s = p + 2;
+			continue;
+		}
+		return s;
+	}
+}
+
 char *
 source_summary(const char *text, const char *fallback)
 {
@@ -939,11 +982,10 @@ source_summary(const char *text, const char *fallback)
 		if (s == eol) {
 			if (started)
 				break;
-		} else if (*s == '#' && !started) {
-			/* a heading before the text */
+		} else if (!started && (*s == '#' || rule(s, eol))) {
+			/* a heading or a rule before the text */
 		} else {
-			while (*s == '#' || *s == '>')
-				s++;
+			s = line_text(s, eol);
 			started = 1;
 			for (; s < eol; s++) {
 				if (*s == '*' || *s == '`' || *s == '\r')

@@ -1,0 +1,10 @@
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+
+int
+main(void)
+{
+	return EXIT_SUCCESS;
+}
