@@ -648,9 +648,10 @@ mbql_text(const cJSON *dq)
 	cJSON_Delete(copy);
 	if (s == NULL)
 		return NULL;
+	/* cJSON's tabs (strings hold none: it escapes them) as spaces. */
 	for (p = s; *p != '\0'; p++) {
-		if (bol && *p == '\t') {
-			sbuf_adds(&b, "  ");
+		if (*p == '\t') {
+			sbuf_adds(&b, bol ? "  " : " ");
 			continue;
 		}
 		bol = *p == '\n';
@@ -711,7 +712,6 @@ judge(struct mb *m, struct card *c)
 	size_t			 i;
 	char			*s;
 
-	push_unique(&raw, c->path);
 	card_closure(m, c, &seen, &tables, &missing, &raw, NULL);
 	for (i = 0; i < raw.n; i++)
 		push_unique(&c->raw, raw.v[i]);
@@ -953,6 +953,7 @@ load(struct mb *m, const struct strv *files, char **errmsg)
 		c = &m->cards[m->ncards++];
 		memset(c, 0, sizeof(*c));
 		c->path = xstrdup(f);
+		strv_push(&c->raw, f);
 		c->doc = doc;
 		c->name = xstrdup(jstr(doc, "name"));
 		if (m->layout == LAYOUT_API && jint(jget(doc, "id"), &id))
