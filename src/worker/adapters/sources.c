@@ -1176,17 +1176,6 @@ source_plan_overlay(struct source_plan *plan, const char *wh,
 	plan_add(plan, SOURCE_OVERLAY, path, key, data, raw_paths);
 }
 
-int
-source_plan_has(const struct source_plan *plan, const char *path)
-{
-	size_t	i;
-
-	for (i = 0; i < plan->n; i++)
-		if (strcmp(plan->v[i].path, path) == 0)
-			return 1;
-	return 0;
-}
-
 void
 source_plan_release(struct source_plan *plan)
 {

@@ -301,8 +301,6 @@ void	 source_plan_page(struct source_plan *, const struct source_page *,
 /* Add semantic-layer/<wh>/<file>: data (taken) for source name. */
 void	 source_plan_overlay(struct source_plan *, const char *wh,
 	    const char *name, char *data, const struct strv *raw_paths);
-/* Whether the plan already holds path. */
-int	 source_plan_has(const struct source_plan *, const char *path);
 /*
  * Write every file of the plan into the worktree (each through a
  * temporary file and rename, after checking that no path component is a
