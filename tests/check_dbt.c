@@ -169,6 +169,7 @@ START_TEST(test_small_project)
 	ck_assert_ptr_nonnull(s);
 	ck_assert_str_eq(s, orders_overlay);
 	free(s);
+	st_sl_clean(env.worktree);
 
 	/* One page per documented node, one overlay. */
 	ck_assert_uint_eq(env.res.noutputs, 6);
@@ -294,6 +295,7 @@ START_TEST(test_overlay_merge)
 	    "  - name: order_id\n"
 	    "    descriptions:\n"
 	    "      dbt: Primary key\n");
+	st_sl_clean(env.worktree);
 	/* A rerun reads its own output and changes nothing. */
 	first = st_tree(env.worktree);
 	st_env_rerun(&env);
@@ -309,10 +311,13 @@ START_TEST(test_overlay_merge)
 }
 END_TEST
 
+/* A standalone source replacing the manifest entry gets no overlay. */
 START_TEST(test_standalone_source_not_overlaid)
 {
 	struct st_env	 env;
-	const char	*sa = "name: orders\nsql: select 1 as x\n";
+	const char	*sa = "name: orders\ntable: main.orders\n"
+			    "grain: [order_id]\ncolumns:\n"
+			    "  - {name: order_id, type: number}\n";
 	char		*s;
 
 	small_project(&env, 1);
@@ -323,7 +328,63 @@ START_TEST(test_standalone_source_not_overlaid)
 	ck_assert_str_eq(s, sa);
 	free(s);
 	ck_assert_ptr_null(st_output(&env.res, "semantic-layer/wh/orders.yaml"));
-	ck_assert_ptr_nonnull(st_event(&env.res, "dbt_overlay_not_written"));
+	s = cJSON_PrintUnformatted(st_event(&env.res,
+	    "dbt_overlay_not_written")->data);
+	ck_assert_str_eq(s, "{\"source\":\"orders\",\"path\":"
+	    "\"semantic-layer/wh/orders.yaml\",\"reason\":\"a standalone "
+	    "source replaces the manifest entry\"}");
+	free(s);
+	/* The source exists all the same: the page names it. */
+	s = st_read(env.worktree, "wiki/global/dbt-orders.md", NULL);
+	ck_assert_ptr_nonnull(strstr(s, "sl_refs:\n  - orders\n"));
+	free(s);
+	st_env_release(&env);
+}
+END_TEST
+
+/* A file at the overlay's name that declares another source is left be. */
+START_TEST(test_overlay_name_taken)
+{
+	struct st_env	 env;
+	const char	*other = "name: not_orders\ndescriptions:\n  user: x\n";
+	char		*s;
+
+	small_project(&env, 1);
+	orders_manifest(&env);
+	st_writes(env.worktree, "semantic-layer/wh/orders.yaml", other);
+	ck_assert_msg(st_run(&env) == 0, "%s", env.err);
+	s = st_read(env.worktree, "semantic-layer/wh/orders.yaml", NULL);
+	ck_assert_str_eq(s, other);
+	free(s);
+	s = cJSON_PrintUnformatted(st_event(&env.res,
+	    "dbt_overlay_not_written")->data);
+	ck_assert_str_eq(s, "{\"source\":\"orders\",\"path\":"
+	    "\"semantic-layer/wh/orders.yaml\",\"reason\":\"the file "
+	    "declares another source\"}");
+	free(s);
+	st_env_release(&env);
+}
+END_TEST
+
+/* An overlay under another file name is the one updated. */
+START_TEST(test_overlay_elsewhere)
+{
+	struct st_env	 env;
+	char		*s;
+
+	small_project(&env, 1);
+	orders_manifest(&env);
+	st_writes(env.worktree, "semantic-layer/wh/orders-extra.yml",
+	    "name: orders\nmeasures:\n  - {name: n, expr: count(*)}\n");
+	ck_assert_msg(st_run(&env) == 0, "%s", env.err);
+	ck_assert_ptr_null(st_read(env.worktree, "semantic-layer/wh/orders.yaml",
+	    NULL));
+	s = st_read(env.worktree, "semantic-layer/wh/orders-extra.yml", NULL);
+	ck_assert_msg(strstr(s, "measures:\n  - name: \"n\"\n    expr: "
+	    "count(*)\ndescriptions:\n  dbt: |-\n") != NULL, "%s", s);
+	free(s);
+	ck_assert_ptr_nonnull(st_output(&env.res,
+	    "semantic-layer/wh/orders-extra.yml"));
 	st_env_release(&env);
 }
 END_TEST
@@ -591,6 +652,7 @@ START_TEST(test_fixture_dbt_bouncer)
 	    "semantic-layer/wh/customers_v2.yaml"));
 	ck_assert_ptr_nonnull(st_output(&env.res,
 	    "wiki/global/dbt-sources-that-dont-really-exist-source-1.md"));
+	st_sl_clean(env.worktree);
 
 	/* The python model, backed. */
 	s = st_read(env.worktree, "wiki/global/dbt-py-order-stats.md", NULL);
@@ -676,6 +738,7 @@ START_TEST(test_fixture_dbterd)
 	s = st_read(env.worktree, "semantic-layer/wh/customers.yaml", NULL);
 	ck_assert_str_eq(s, jaffle_customers_overlay);
 	free(s);
+	st_sl_clean(env.worktree);
 	s = st_read(env.worktree, "wiki/global/dbt-customers.md", NULL);
 	ck_assert_ptr_nonnull(strstr(s, "---\nsummary: Customer overview data "
 	    "mart, offering key details for each unique customer. One row per "
@@ -772,6 +835,8 @@ main(void)
 	tcase_add_test(tc, test_no_warehouse_manifest);
 	tcase_add_test(tc, test_overlay_merge);
 	tcase_add_test(tc, test_standalone_source_not_overlaid);
+	tcase_add_test(tc, test_overlay_name_taken);
+	tcase_add_test(tc, test_overlay_elsewhere);
 	suite_add_tcase(s, tc);
 	tcase_add_test(bad, test_missing_manifest);
 	tcase_add_test(bad, test_broken_json);

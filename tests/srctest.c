@@ -295,19 +295,41 @@ st_nevents(const struct source_result *res, const char *event)
 	return n;
 }
 
+/* The shard through sl.h's emitter, as the database scans write it. */
 void
 st_shard(const char *worktree, const char *wh, const char *shard,
     const cJSON *tables)
 {
-	cJSON		*doc = cJSON_CreateObject();
-	struct sbuf	 b = { 0 };
-	char		*rel;
+	struct sl_shard		 sh = { 0 };
+	struct sl_shard_table	*t;
+	const cJSON		*e, *c;
+	char			*path, *err = NULL;
 
-	cJSON_AddItemToObject(doc, "tables", cJSON_Duplicate(tables, 1));
-	source_yaml_emit(doc, &b);
-	xasprintf(&rel, "semantic-layer/%s/_schema/%s.yaml", wh, shard);
-	st_write(worktree, rel, b.s, b.len);
-	free(rel);
-	sbuf_release(&b);
-	cJSON_Delete(doc);
+	cJSON_ArrayForEach(e, tables) {
+		t = sl_shard_add_table(&sh, e->string, jstr(e, "table"));
+		cJSON_ArrayForEach(c, jget(e, "columns"))
+			sl_shard_add_column(t, jstr(c, "name"),
+			    jstr(c, "type") != NULL ? jstr(c, "type") : "string");
+	}
+	xasprintf(&path, "%s/semantic-layer/%s/_schema/%s.yaml", worktree, wh,
+	    shard);
+	mkparents(path);
+	ck_assert_msg(sl_shard_write(path, &sh, &err) == 0, "%s", err);
+	free(path);
+	sl_shard_release(&sh);
+}
+
+void
+st_sl_clean(const char *worktree)
+{
+	struct sl	 sl;
+	char		*err = NULL;
+	size_t		 i;
+
+	memset(&sl, 0, sizeof(sl));
+	ck_assert_msg(sl_load(&sl, worktree, &err) == 0, "%s", err);
+	for (i = 0; i < sl.nerrors; i++)
+		ck_assert_msg(0, "%s", sl.errors[i].text);
+	ck_assert_uint_eq(sl.norphans, 0);
+	sl_release(&sl);
 }

@@ -54,8 +54,13 @@ const struct source_output *st_output(const struct source_result *,
 const struct source_event *st_event(const struct source_result *,
 	    const char *event);
 size_t	 st_nevents(const struct source_result *, const char *event);
-/* Write semantic-layer/<wh>/_schema/<shard>.yaml from a cJSON tables map. */
+/*
+ * Write semantic-layer/<wh>/_schema/<shard>.yaml with sl.h's emitter from a
+ * cJSON map {<key>: {table, columns: [{name, type}]}}.
+ */
 void	 st_shard(const char *worktree, const char *wh, const char *shard,
 	    const cJSON *tables);
+/* The worktree's semantic layer loads without errors or orphan overlays. */
+void	 st_sl_clean(const char *worktree);
 
 #endif

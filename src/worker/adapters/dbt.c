@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "sources.h"
 
@@ -104,8 +103,7 @@ struct dbt {
 	const char		*project;
 	struct dbt_node		*nodes;
 	size_t			 nnodes;
-	struct wh_manifest	*whs;
-	size_t			 nwhs;
+	struct sl		 sl;		/* the worktree's semantic layer */
 	struct strv		 raw;		/* provenance of every output */
 	struct strv		 overlays;	/* "<wh>/<source>" written */
 	struct source_plan	 plan;
@@ -449,16 +447,18 @@ add_depends(struct dbt *d, struct sbuf *b, const struct dbt_node *n)
 	}
 }
 
-/* The manifest entry backing n's relation, and in which warehouse. */
-static const struct wh_table *
+/* The warehouse source backing n's relation, and its connection. */
+static const struct sl_source *
 backing(const struct dbt *d, const struct dbt_node *n, const char **whp)
 {
-	const struct wh_table	*t;
+	const struct strv	*whs = d->job->warehouses;
+	const struct sl_source	*t;
 	size_t			 i;
 
-	for (i = 0; n->relation != NULL && i < d->nwhs; i++) {
-		if ((t = wh_manifest_find(&d->whs[i], n->relation)) != NULL) {
-			*whp = d->whs[i].conn;
+	for (i = 0; n->relation != NULL && whs != NULL && i < whs->n; i++) {
+		t = source_table_find(&d->sl, whs->v[i], n->relation);
+		if (t != NULL) {
+			*whp = whs->v[i];
 			return t;
 		}
 	}
@@ -468,16 +468,17 @@ backing(const struct dbt *d, const struct dbt_node *n, const char **whp)
 static void
 unbacked_event(struct dbt *d, const struct dbt_node *n)
 {
-	cJSON	*data = cJSON_CreateObject();
-	char	*reason;
-	size_t	 i, present = 0;
+	const struct strv	*whs = d->job->warehouses;
+	cJSON			*data = cJSON_CreateObject();
+	char			*reason;
+	size_t			 i, present = 0, nwhs = whs != NULL ? whs->n : 0;
 
-	for (i = 0; i < d->nwhs; i++)
-		present += d->whs[i].present;
+	for (i = 0; i < nwhs; i++)
+		present += source_has_manifest(&d->sl, whs->v[i]);
 	if (n->relation == NULL)
 		reason = xstrdup("ephemeral model: no relation in the "
 		    "warehouse");
-	else if (d->nwhs == 0)
+	else if (nwhs == 0)
 		reason = xstrdup("missing schema context: no warehouse "
 		    "connection");
 	else if (present == 0)
@@ -492,6 +493,19 @@ unbacked_event(struct dbt *d, const struct dbt_node *n)
 	cJSON_AddStringToObject(data, "reason", reason);
 	free(reason);
 	source_event_add(d->res, "dbt_node_without_source", data);
+}
+
+static void
+overlay_event(struct dbt *d, const char *source, const char *path,
+    const char *reason)
+{
+	cJSON	*data = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(data, "source", source);
+	if (path != NULL)
+		cJSON_AddStringToObject(data, "path", path);
+	cJSON_AddStringToObject(data, "reason", reason);
+	source_event_add(d->res, "dbt_overlay_not_written", data);
 }
 
 /* Remove key from obj when present. */
@@ -539,61 +553,59 @@ set_dbt_desc(cJSON *obj, const char *text)
 
 /*
  * Build the overlay for source t of warehouse wh from node n, merged into
- * the file that is there.  0 and *datap (NULL: nothing to write), or -1.
+ * the overlay that is there.  0 with the file's path and contents in
+ * *relp and *datap (both NULL: nothing to write), or -1.
  */
 static int
 overlay(struct dbt *d, const struct dbt_node *n, const char *wh,
-    const struct wh_table *t, char **datap, char **errmsg)
+    const struct sl_source *t, char **relp, char **datap, char **errmsg)
 {
 	cJSON		*doc = NULL, *ovr, *e, *next;
 	const cJSON	*m;
 	const char	*col, *name;
-	char		*file, *path, *rel, *buf;
+	char		*file, *path = NULL, *rel = NULL, *buf;
 	struct sbuf	 b = { 0 };
 	size_t		 len;
 	int		 rv = -1, fresh;
 
-	*datap = NULL;
-	file = source_sl_filename(t->name);
-	xasprintf(&rel, "semantic-layer/%s/%s", wh, file);
+	*relp = *datap = NULL;
+	if (t->kind != SL_SOURCE_MANIFEST) {
+		overlay_event(d, t->name, t->pos.path, "a standalone source "
+		    "replaces the manifest entry");
+		return 0;
+	}
+	if (t->overlay_path != NULL)
+		rel = xstrdup(t->overlay_path);
+	else {
+		file = source_sl_filename(t->name);
+		xasprintf(&rel, "semantic-layer/%s/%s", wh, file);
+		free(file);
+		if (sl_file_find(&d->sl, rel) != NULL) {
+			overlay_event(d, t->name, rel, "the file declares "
+			    "another source");
+			free(rel);
+			return 0;
+		}
+	}
 	xasprintf(&path, "%s/%s", d->job->worktree, rel);
-	free(file);
-	switch (source_read_text(path, rel, SOURCE_TEXT_MAX_BYTES, &buf, &len,
-	    errmsg)) {
-	case 0:
+	if (t->overlay_path != NULL) {
+		if (source_read_text(path, rel, SOURCE_TEXT_MAX_BYTES, &buf,
+		    &len, errmsg) == -1)
+			goto out;
 		rv = source_yaml_parse(rel, buf, len, &doc, errmsg);
 		free(buf);
 		if (rv == -1)
 			goto out;
 		rv = -1;
-		if (!cJSON_IsObject(doc) || jstr(doc, "name") == NULL ||
-		    strcmp(jstr(doc, "name"), t->name) != 0) {
-			xasprintf(errmsg, "%s: declares another source than "
-			    "\"%s\"", rel, t->name);
-			goto out;
-		}
-		if (jget(doc, "table") != NULL || jget(doc, "sql") != NULL) {
-			cJSON *data = cJSON_CreateObject();
-
-			cJSON_AddStringToObject(data, "source", t->name);
-			cJSON_AddStringToObject(data, "path", rel);
-			cJSON_AddStringToObject(data, "reason", "a standalone "
-			    "source replaces the manifest entry");
-			source_event_add(d->res, "dbt_overlay_not_written", data);
-			rv = 0;
+		if (!cJSON_IsObject(doc)) {
+			xasprintf(errmsg, "%s: not a mapping", rel);
 			goto out;
 		}
 		fresh = 0;
-		break;
-	default:
-		if (access(path, F_OK) == 0)
-			goto out;
-		free(*errmsg);
-		*errmsg = NULL;
+	} else {
 		doc = cJSON_CreateObject();
 		cJSON_AddStringToObject(doc, "name", t->name);
 		fresh = 1;
-		break;
 	}
 	set_dbt_desc(doc, jstr(n->node, "description"));
 	ovr = cJSON_GetObjectItemCaseSensitive(doc, "column_overrides");
@@ -607,7 +619,7 @@ overlay(struct dbt *d, const struct dbt_node *n, const char *wh,
 		next = e->next;
 		if ((name = jstr(e, "name")) == NULL)
 			continue;
-		m = wh_table_column(t, name) != NULL ? man_column(n->node, name) :
+		m = source_column(t, name) != NULL ? man_column(n->node, name) :
 		    NULL;
 		set_dbt_desc(e, jstr(m, "description"));
 		if (cJSON_GetArraySize(e) == 1)
@@ -616,7 +628,7 @@ overlay(struct dbt *d, const struct dbt_node *n, const char *wh,
 	/* Columns with a description the overlay does not list yet. */
 	cJSON_ArrayForEach(m, jget(n->node, "columns")) {
 		if (m->string == NULL || !has_text(jstr(m, "description")) ||
-		    (col = wh_table_column(t, m->string)) == NULL)
+		    (col = source_column(t, m->string)) == NULL)
 			continue;
 		cJSON_ArrayForEach(e, ovr)
 			if (jstr(e, "name") != NULL &&
@@ -637,6 +649,8 @@ overlay(struct dbt *d, const struct dbt_node *n, const char *wh,
 	}
 	source_yaml_emit(doc, &b);
 	*datap = sbuf_take(&b);
+	*relp = rel;
+	rel = NULL;
 	rv = 0;
 out:
 	cJSON_Delete(doc);
@@ -650,10 +664,10 @@ project_node(struct dbt *d, const struct dbt_node *n, char **errmsg)
 {
 	struct source_page	 pg = { 0 };
 	struct sbuf		 b = { 0 };
-	const struct wh_table	*t;
+	const struct sl_source	*t;
 	const cJSON		*tag;
 	const char		*wh = NULL, *desc, *mat, *lang;
-	char			*fallback, *data, *okey, *ver, *latest;
+	char			*fallback, *data, *okey, *ver, *latest, *rel;
 	size_t			 i;
 	int			 rv = -1;
 
@@ -731,10 +745,10 @@ project_node(struct dbt *d, const struct dbt_node *n, char **errmsg)
 			free(okey);
 		} else {
 			strv_push_owned(&d->overlays, okey);
-			if (overlay(d, n, wh, t, &data, errmsg) == -1)
+			if (overlay(d, n, wh, t, &rel, &data, errmsg) == -1)
 				goto out;
 			if (data != NULL)
-				source_plan_overlay(&d->plan, wh, t->name, data,
+				source_plan_overlay(&d->plan, rel, okey, data,
 				    &d->raw);
 		}
 	}
@@ -776,13 +790,8 @@ source_ingest_dbt(const struct source_job *job, struct source_result *res,
 		    "metadata.project_name or nodes)", DBT_MANIFEST);
 		goto out;
 	}
-	for (i = 0; job->warehouses != NULL && i < job->warehouses->n; i++) {
-		d.whs = xreallocarray(d.whs, d.nwhs + 1, sizeof(*d.whs));
-		if (wh_manifest_load(job->worktree, job->warehouses->v[i],
-		    &d.whs[d.nwhs], errmsg) == -1)
-			goto out;
-		d.nwhs++;
-	}
+	if (sl_load(&d.sl, job->worktree, errmsg) == -1)
+		goto out;
 	collect(&d);
 	for (i = 0; i < d.nnodes; i++) {
 		if (d.nodes[i].key == NULL) {
@@ -803,9 +812,7 @@ out:
 		free(d.nodes[i].relation);
 	}
 	free(d.nodes);
-	for (i = 0; i < d.nwhs; i++)
-		wh_manifest_release(&d.whs[i]);
-	free(d.whs);
+	sl_release(&d.sl);
 	cJSON_Delete(d.manifest);
 	cJSON_Delete(d.catalog);
 	strv_release(&d.raw);

@@ -256,7 +256,7 @@ struct mb {
 	cJSON			**serial;	/* collection and database files */
 	struct strv		 serial_paths;
 	const char		*wh;
-	struct wh_manifest	 man;
+	struct sl		 sl;		/* the worktree's semantic layer */
 	struct source_plan	 plan;
 };
 
@@ -707,7 +707,6 @@ judge(struct mb *m, struct card *c)
 {
 	struct strv		 seen = { 0 }, tables = { 0 }, missing = { 0 };
 	struct strv		 raw = { 0 };
-	const struct wh_table	*t;
 	const cJSON		*arch = jget(c->doc, "archived");
 	size_t			 i;
 	char			*s;
@@ -726,7 +725,7 @@ judge(struct mb *m, struct card *c)
 		goto out;
 	}
 	for (i = 0; i < tables.n; i++) {
-		if ((t = wh_manifest_find(&m->man, tables.v[i])) == NULL) {
+		if (source_table_find(&m->sl, m->wh, tables.v[i]) == NULL) {
 			xasprintf(&s, "%s (not in %s's manifest)", tables.v[i],
 			    m->wh);
 			push_unique(&missing, s);
@@ -749,7 +748,7 @@ project_card(struct mb *m, struct card *c)
 	struct sbuf		 b = { 0 };
 	struct strv		 seen = { 0 }, tables = { 0 }, missing = { 0 };
 	struct strv		 raw = { 0 }, based = { 0 };
-	const struct wh_table	*t;
+	const struct sl_source	*t;
 	const struct card	*d;
 	const cJSON		*dq = jget(c->doc, "dataset_query");
 	const char		*desc, *type, *display, *sql;
@@ -768,8 +767,8 @@ project_card(struct mb *m, struct card *c)
 	strv_push(&pg.tags, "metabase");
 	if (type != NULL && *type != '\0')
 		strv_push(&pg.tags, type);
-	for (i = 0; i < tables.n; i++)
-		if ((t = wh_manifest_find(&m->man, tables.v[i])) != NULL)
+	for (i = 0; m->wh != NULL && i < tables.n; i++)
+		if ((t = source_table_find(&m->sl, m->wh, tables.v[i])) != NULL)
 			push_unique(&pg.sl_refs, t->name);
 	for (i = 0; i < c->raw.n; i++)
 		strv_push(&pg.raw_paths, c->raw.v[i]);
@@ -994,8 +993,7 @@ source_ingest_metabase(const struct source_job *job, struct source_result *res,
 		m.wh = job->conn->mappings_connection;
 	else if (job->warehouses != NULL && job->warehouses->n == 1)
 		m.wh = job->warehouses->v[0];
-	if (m.wh != NULL && wh_manifest_load(job->worktree, m.wh, &m.man,
-	    errmsg) == -1)
+	if (sl_load(&m.sl, job->worktree, errmsg) == -1)
 		goto out;
 	for (i = 0; i < m.ncards; i++)
 		card_refs(&m, &m.cards[i]);
@@ -1030,7 +1028,7 @@ out:
 		cJSON_Delete(m.serial[i]);
 	free(m.serial);
 	strv_release(&m.serial_paths);
-	wh_manifest_release(&m.man);
+	sl_release(&m.sl);
 	strv_release(&files);
 	source_plan_release(&m.plan);
 	return rv;

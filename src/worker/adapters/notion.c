@@ -162,8 +162,7 @@ struct notion {
 	size_t			 nitems;
 	struct path_ent		*paths;		/* sorted by path */
 	size_t			 npaths;
-	struct wh_manifest	*whs;
-	size_t			 nwhs;
+	struct sl		 sl;		/* the worktree's semantic layer */
 	int			 links, plain, external, tables;
 	struct source_plan	 plan;
 };
@@ -506,10 +505,11 @@ table_like(const char *s, size_t n)
 static int
 table_known(const struct notion *n, const char *ref)
 {
-	size_t	i;
+	const struct strv	*whs = n->job->warehouses;
+	size_t			 i;
 
-	for (i = 0; i < n->nwhs; i++)
-		if (wh_manifest_find(&n->whs[i], ref) != NULL)
+	for (i = 0; whs != NULL && i < whs->n; i++)
+		if (source_table_find(&n->sl, whs->v[i], ref) != NULL)
 			return 1;
 	return 0;
 }
@@ -1002,13 +1002,8 @@ source_ingest_notion(const struct source_job *job, struct source_result *res,
 		    "(.csv) staged", job->staging_dir);
 		goto out;
 	}
-	for (i = 0; job->warehouses != NULL && i < job->warehouses->n; i++) {
-		n.whs = xreallocarray(n.whs, n.nwhs + 1, sizeof(*n.whs));
-		if (wh_manifest_load(job->worktree, job->warehouses->v[i],
-		    &n.whs[n.nwhs], errmsg) == -1)
-			goto out;
-		n.nwhs++;
-	}
+	if (sl_load(&n.sl, job->worktree, errmsg) == -1)
+		goto out;
 	assign_keys(&n);
 	for (i = 0; i < n.nitems; i++)
 		if (project_item(&n, &n.items[i], errmsg) == -1)
@@ -1036,9 +1031,7 @@ out:
 	for (i = 0; i < n.npaths; i++)
 		free(n.paths[i].path);
 	free(n.paths);
-	for (i = 0; i < n.nwhs; i++)
-		wh_manifest_release(&n.whs[i]);
-	free(n.whs);
+	sl_release(&n.sl);
 	strv_release(&files);
 	source_plan_release(&n.plan);
 	return rv;

@@ -1164,16 +1164,10 @@ source_plan_page(struct source_plan *plan, const struct source_page *pg,
 }
 
 void
-source_plan_overlay(struct source_plan *plan, const char *wh,
-    const char *name, char *data, const struct strv *raw_paths)
+source_plan_overlay(struct source_plan *plan, char *path, const char *key,
+    char *data, const struct strv *raw_paths)
 {
-	char	*path, *file, *key;
-
-	file = source_sl_filename(name);
-	xasprintf(&path, "semantic-layer/%s/%s", wh, file);
-	xasprintf(&key, "%s/%s", wh, name);
-	free(file);
-	plan_add(plan, SOURCE_OVERLAY, path, key, data, raw_paths);
+	plan_add(plan, SOURCE_OVERLAY, path, xstrdup(key), data, raw_paths);
 }
 
 void
@@ -1452,104 +1446,7 @@ out:
 	return rv;
 }
 
-/* ---- warehouse manifests ---- */
-
-static int
-table_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct wh_table *)a)->name,
-	    ((const struct wh_table *)b)->name);
-}
-
-int
-wh_manifest_load(const char *worktree, const char *conn,
-    struct wh_manifest *m, char **errmsg)
-{
-	struct dirent	**ents = NULL;
-	char		 *dir, *path, *name, *buf;
-	const cJSON	 *tables, *t, *cols, *c;
-	cJSON		 *doc;
-	size_t		  len;
-	int		  i, n, rv = -1;
-
-	memset(m, 0, sizeof(*m));
-	m->conn = xstrdup(conn);
-	xasprintf(&dir, "%s/semantic-layer/%s/_schema", worktree, conn);
-	if ((n = scandir(dir, &ents, NULL, name_cmp)) == -1) {
-		free(dir);
-		if (errno == ENOENT)
-			return 0;
-		xasprintf(errmsg, "semantic-layer/%s/_schema: %s", conn,
-		    strerror(errno));
-		return -1;
-	}
-	m->present = 1;
-	for (i = 0; i < n; i++) {
-		len = strlen(ents[i]->d_name);
-		if (!(len > 5 && strcmp(ents[i]->d_name + len - 5, ".yaml") == 0) &&
-		    !(len > 4 && strcmp(ents[i]->d_name + len - 4, ".yml") == 0))
-			continue;
-		xasprintf(&path, "%s/%s", dir, ents[i]->d_name);
-		xasprintf(&name, "semantic-layer/%s/_schema/%s", conn,
-		    ents[i]->d_name);
-		doc = NULL;
-		rv = source_read_text(path, name, SOURCE_TEXT_MAX_BYTES * 2,
-		    &buf, &len, errmsg);
-		if (rv == 0) {
-			rv = source_yaml_parse(name, buf, len, &doc, errmsg);
-			free(buf);
-		}
-		free(path);
-		free(name);
-		if (rv == -1)
-			goto out;
-		rv = -1;
-		tables = jget(doc, "tables");
-		cJSON_ArrayForEach(t, tables) {
-			struct wh_table *wt;
-
-			if (t->string == NULL)
-				continue;
-			m->v = xreallocarray(m->v, m->n + 1, sizeof(*m->v));
-			wt = &m->v[m->n++];
-			memset(wt, 0, sizeof(*wt));
-			wt->name = xstrdup(t->string);
-			wt->table = xstrdup(jstr(t, "table") != NULL ?
-			    jstr(t, "table") : t->string);
-			cols = jget(t, "columns");
-			cJSON_ArrayForEach(c, cols)
-				if (jstr(c, "name") != NULL)
-					strv_push(&wt->columns, jstr(c, "name"));
-		}
-		cJSON_Delete(doc);
-	}
-	if (m->n > 1)
-		qsort(m->v, m->n, sizeof(*m->v), table_cmp);
-	rv = 0;
-out:
-	for (i = 0; i < n; i++)
-		free(ents[i]);
-	free(ents);
-	free(dir);
-	if (rv == -1)
-		wh_manifest_release(m);
-	return rv;
-}
-
-void
-wh_manifest_release(struct wh_manifest *m)
-{
-	size_t	i;
-
-	for (i = 0; i < m->n; i++) {
-		free(m->v[i].name);
-		free(m->v[i].table);
-		strv_release(&m->v[i].columns);
-	}
-	free(m->v);
-	free(m->conn);
-	memset(m, 0, sizeof(*m));
-}
+/* ---- the warehouse side ---- */
 
 /* ref without quotes, backticks and brackets, lower case.  Caller frees. */
 static char *
@@ -1564,45 +1461,63 @@ ref_norm(const char *ref)
 }
 
 static int
-table_matches(const struct wh_table *t, const char *ref)
+source_matches(const struct sl_source *s, const char *ref)
 {
 	char	*name, *table;
 	size_t	 tl, rl = strlen(ref);
 	int	 ok;
 
-	name = ref_norm(t->name);
-	table = ref_norm(t->table);
-	tl = strlen(table);
-	ok = strcmp(name, ref) == 0 || strcmp(table, ref) == 0 ||
-	    (tl > rl && table[tl - rl - 1] == '.' &&
-	    strcmp(table + tl - rl, ref) == 0);
+	name = ref_norm(s->name);
+	ok = strcmp(name, ref) == 0;
 	free(name);
+	if (ok || s->table == NULL)
+		return ok;
+	table = ref_norm(s->table);
+	tl = strlen(table);
+	ok = strcmp(table, ref) == 0 || (rl > 0 && tl > rl &&
+	    table[tl - rl - 1] == '.' && strcmp(table + tl - rl, ref) == 0);
 	free(table);
 	return ok;
 }
 
-const struct wh_table *
-wh_manifest_find(const struct wh_manifest *m, const char *ref)
+const struct sl_source *
+source_table_find(const struct sl *sl, const char *conn, const char *ref)
 {
-	char	*r;
-	size_t	 i;
-	const struct wh_table *found = NULL;
+	const struct sl_source	*found = NULL;
+	char			*r;
+	size_t			 i;
 
+	if (!sl_table_exists(sl, conn, ref))
+		return NULL;
 	r = ref_norm(ref);
-	for (i = 0; i < m->n && found == NULL; i++)
-		if (table_matches(&m->v[i], r))
-			found = &m->v[i];
+	for (i = 0; i < sl->nsources && found == NULL; i++)
+		if (strcmp(sl->sources[i].conn, conn) == 0 &&
+		    source_matches(&sl->sources[i], r))
+			found = &sl->sources[i];
 	free(r);
 	return found;
 }
 
-const char *
-wh_table_column(const struct wh_table *t, const char *col)
+int
+source_has_manifest(const struct sl *sl, const char *conn)
 {
 	size_t	i;
 
-	for (i = 0; i < t->columns.n; i++)
-		if (strcasecmp(t->columns.v[i], col) == 0)
-			return t->columns.v[i];
+	for (i = 0; i < sl->nfiles; i++)
+		if (sl->files[i].kind == SL_FILE_SHARD &&
+		    strcmp(sl->files[i].conn, conn) == 0)
+			return 1;
+	return 0;
+}
+
+const char *
+source_column(const struct sl_source *src, const char *col)
+{
+	size_t	i;
+
+	for (i = 0; i < src->ncolumns; i++)
+		if (src->columns[i].expr == NULL &&
+		    strcasecmp(src->columns[i].name, col) == 0)
+			return src->columns[i].name;
 	return NULL;
 }

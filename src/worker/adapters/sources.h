@@ -37,6 +37,7 @@
 #include <cjson/cJSON.h>
 
 #include "ktxconfig.h"
+#include "sl.h"
 #include "util.h"
 
 /*
@@ -298,9 +299,9 @@ struct source_plan {
 /* Render page as ktx writes a wiki page; takes nothing from page. */
 void	 source_plan_page(struct source_plan *, const struct source_page *,
 	    const char *conn_id);
-/* Add semantic-layer/<wh>/<file>: data (taken) for source name. */
-void	 source_plan_overlay(struct source_plan *, const char *wh,
-	    const char *name, char *data, const struct strv *raw_paths);
+/* Add the overlay path (taken) with data (taken); key "<wh>/<source>". */
+void	 source_plan_overlay(struct source_plan *, char *path, const char *key,
+	    char *data, const struct strv *raw_paths);
 /*
  * Write every file of the plan into the worktree (each through a
  * temporary file and rename, after checking that no path component is a
@@ -315,35 +316,19 @@ void	 source_plan_release(struct source_plan *);
 char	*source_sl_filename(const char *name);
 
 /*
- * A warehouse's manifest: the entries of semantic-layer/<conn>/_schema/
- * *.yaml in the worktree, as the scanners write them.
+ * The warehouse side, read through the semantic layer of the session
+ * worktree (sl.h).  source_table_find: the composed source of conn that
+ * ktx's tableExists (sl_table_exists) matches ref with, the first by name:
+ * its name equals ref or its table equals or ends with ".<ref>", ignoring
+ * case, quotes, backticks and brackets; NULL when there is none.
  */
-struct wh_table {
-	char		*name;		/* the source name (key of tables:) */
-	char		*table;		/* qualified ref, e.g. "main.orders" */
-	struct strv	 columns;
-};
-
-struct wh_manifest {
-	char		*conn;
-	struct wh_table	*v;		/* sorted by name */
-	size_t		 n;
-	int		 present;	/* a _schema directory exists */
-};
-
-int	 wh_manifest_load(const char *worktree, const char *conn,
-	    struct wh_manifest *, char **errmsg);
-void	 wh_manifest_release(struct wh_manifest *);
-/*
- * ktx's tableExists: the entry whose name equals ref or whose table
- * equals or ends with ".<ref>", compared case-insensitively with quotes,
- * backticks and brackets stripped; an unqualified ref also matches a
- * table's last segment.  The first such entry by name, or NULL.
- */
-const struct wh_table *wh_manifest_find(const struct wh_manifest *,
+const struct sl_source *source_table_find(const struct sl *, const char *conn,
 	    const char *ref);
-/* The column of t named col (case-insensitively), or NULL. */
-const char *wh_table_column(const struct wh_table *, const char *col);
+/* Whether conn has a manifest shard (semantic-layer/<conn>/_schema/). */
+int	 source_has_manifest(const struct sl *, const char *conn);
+/* The table column (not a computed one) of src named col, ignoring case,
+ * or NULL. */
+const char *source_column(const struct sl_source *, const char *col);
 
 /*
  * Tables a SQL query reads: the targets of FROM and JOIN (and of commas in
