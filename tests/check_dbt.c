@@ -214,6 +214,15 @@ START_TEST(test_small_project)
 	s = st_read(env.worktree, "wiki/global/dbt-eph.md", NULL);
 	ck_assert_ptr_null(strstr(s, "Relation"));
 	free(s);
+
+	/* Reconciled and gated as the worker does: requests resolved. */
+	st_pipeline(&env, NULL);
+	s = st_read(env.worktree, "wiki/global/dbt-orders.md", NULL);
+	ck_assert_msg(strstr(s, "## Depends on\n\n"
+	    "- [[dbt-stg-orders|stg_orders]] (model)\n"
+	    "- raw.orders_raw (source)\n"
+	    "- undoc (model)\n") != NULL, "%s", s);
+	free(s);
 	st_env_release(&env);
 }
 END_TEST
@@ -679,6 +688,14 @@ START_TEST(test_fixture_dbt_bouncer)
 	ck_assert_ptr_nonnull(strstr(s, "- Relation: main_marts.customers_v3\n"));
 	ck_assert_ptr_nonnull(strstr(s, "| customer_id_pk | BIGINT |"));
 	free(s);
+	st_pipeline(&env, NULL);
+	/* A seed a model depends on is a table of the warehouse. */
+	s = st_read(env.worktree, "wiki/global/dbt-stg-orders.md", NULL);
+	ck_assert_msg(strstr(s, "- `wh/table:main.raw_orders` (seed)\n") != NULL,
+	    "%s", s);
+	ck_assert_ptr_nonnull(strstr(s, "sl_refs:\n  - stg_orders\n"
+	    "  - raw_orders\n"));
+	free(s);
 	st_env_release(&env);
 }
 END_TEST
@@ -756,6 +773,11 @@ START_TEST(test_fixture_dbterd)
 	s = st_read(env.worktree, "wiki/global/dbt-stg-orders.md", NULL);
 	ck_assert_ptr_nonnull(strstr(s, "- [[?table:raw.raw_orders]] (source)\n"));
 	free(s);
+	st_pipeline(&env, NULL);
+	s = st_read(env.worktree, "wiki/global/dbt-customers.md", NULL);
+	ck_assert_ptr_nonnull(strstr(s, "- [[dbt-stg-customers|stg_customers]] "
+	    "(model)\n- [[dbt-orders|orders]] (model)\n"));
+	free(s);
 	st_env_release(&env);
 }
 END_TEST
@@ -784,6 +806,7 @@ START_TEST(test_fixture_without_manifest)
 	}
 	strv_release(&files);
 	ck_assert_ptr_null(st_read(env.worktree, "semantic-layer", NULL));
+	st_pipeline(&env, NULL);
 	st_env_release(&env);
 }
 END_TEST

@@ -269,6 +269,7 @@ START_TEST(test_api_mbql4)
 	struct st_env			 env;
 	const struct source_output	*o;
 	char				*s;
+	size_t				 n;
 
 	api_env(&env, "metabase/dbt-metabase-api/mbql4");
 	api_manifest(&env, "metabase/dbt-metabase-api/mbql4", NULL);
@@ -290,6 +291,9 @@ START_TEST(test_api_mbql4)
 	ck_assert_str_eq(o->raw_paths.v[1], "card/27.json");
 	ck_assert_str_eq(o->raw_paths.v[2], "table.json");
 	ck_assert_str_eq(o->raw_paths.v[3], "database.json");
+	/* The sl_refs name sources the gates find; nothing to reconcile. */
+	st_pipeline(&env, &n);
+	ck_assert_uint_eq(n, 0);
 	st_env_release(&env);
 }
 END_TEST
@@ -337,6 +341,7 @@ START_TEST(test_api_missing_schema_context)
 	    "wh's manifest)");
 	ck_assert_str_eq(env.res.skips[0].raw_paths.v[0], "card/27.json");
 	ck_assert_uint_eq(st_nevents(&env.res, "metabase_card_skipped"), 5);
+	st_pipeline(&env, NULL);
 	ev = st_event(&env.res, "metabase_card_skipped");
 	s = cJSON_PrintUnformatted(ev->data);
 	ck_assert_str_eq(s, "{\"card\":\"27\",\"name\":\"Orders + Customers\","
@@ -471,6 +476,7 @@ START_TEST(test_serialization)
 	ck_assert_ptr_nonnull(strstr(s, "- Collection: Shoppy / Question "
 	    "Templates\n"));
 	free(s);
+	st_pipeline(&env, NULL);
 	st_env_release(&env);
 }
 END_TEST

@@ -162,6 +162,14 @@ START_TEST(test_small_export)
 	ck_assert_str_eq(s, "{\"pages\":5,\"links\":4,\"plainText\":3,"
 	    "\"external\":2,\"tableRequests\":2}");
 	free(s);
+
+	/* Reconciliation turns the mentions into checked refs and sl_refs. */
+	st_pipeline(&env, NULL);
+	s = st_read(env.worktree, "wiki/global/kb-root-co-s-1.md", NULL);
+	ck_assert_msg(strstr(s, "Tables: `wh/table:orders`, "
+	    "`wh/table:public.orders`, `not_a_table`") != NULL, "%s", s);
+	ck_assert_ptr_nonnull(strstr(s, "sl_refs:\n  - orders\n"));
+	free(s);
 	st_env_release(&env);
 }
 END_TEST
@@ -383,6 +391,7 @@ START_TEST(test_fixture_blendle)
 	ck_assert_ptr_nonnull(strstr(s, "Handleiding NMBRS.pdf"));
 	free(s);
 	free(src);
+	st_pipeline(&env, NULL);
 	st_env_release(&env);
 }
 END_TEST
@@ -456,6 +465,7 @@ START_TEST(test_fixture_templates)
 	ck_assert_str_eq(base, "\n---\n\n# @April 1, 2025\n\nFull date: April 1, "
 	    "2025 11:24 AM\nRan today: No\nMeditated: No\nPracticed guitar: No\n");
 	free(s);
+	st_pipeline(&env, NULL);
 	st_env_release(&env);
 }
 END_TEST

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gates.h"
+#include "reconcile.h"
 #include "srctest.h"
 
 char *
@@ -332,4 +334,72 @@ st_sl_clean(const char *worktree)
 		ck_assert_msg(0, "%s", sl.errors[i].text);
 	ck_assert_uint_eq(sl.norphans, 0);
 	sl_release(&sl);
+}
+
+static void
+strv_add_unique(struct strv *sv, const char *s)
+{
+	size_t	i;
+
+	for (i = 0; i < sv->n; i++)
+		if (strcmp(sv->v[i], s) == 0)
+			return;
+	strv_push(sv, s);
+}
+
+void
+st_pipeline(struct st_env *env, size_t *resolved)
+{
+	struct sl		 sl;
+	struct reconcile_result	 rr = { 0 };
+	struct gate_input	 in = { 0 };
+	struct gate_report	 rep = { 0 };
+	struct strv		 changed = { 0 }, raw = { 0 };
+	struct gate_path	*paths;
+	char			*snap, *rel, *data, *err = NULL;
+	size_t			 i, j, len;
+
+	/* Stage raw files: the snapshot lands in raw-sources/. */
+	xasprintf(&snap, "raw-sources/%s/%s/%s", env->conn.id, env->conn.driver,
+	    env->job.sync_id);
+	for (i = 0; i < env->res.staged.n; i++) {
+		data = st_read(env->staging, env->res.staged.v[i], &len);
+		ck_assert_ptr_nonnull(data);
+		xasprintf(&rel, "%s/%s", snap, env->res.staged.v[i]);
+		st_write(env->worktree, rel, data, len);
+		strv_push_owned(&changed, rel);
+		free(data);
+	}
+	for (i = 0; i < env->res.noutputs; i++) {
+		strv_push(&changed, env->res.outputs[i].path);
+		for (j = 0; j < env->res.outputs[i].raw_paths.n; j++)
+			strv_add_unique(&raw, env->res.outputs[i].raw_paths.v[j]);
+	}
+	/* Reconciliation against the tree, then the final gates. */
+	memset(&sl, 0, sizeof(sl));
+	ck_assert_msg(sl_load(&sl, env->worktree, &err) == 0, "%s", err);
+	ck_assert_msg(reconcile_run(env->worktree, &sl, NULL, &rr, &err) == 0,
+	    "%s", err);
+	if (resolved != NULL)
+		*resolved = rr.npages;
+	reconcile_result_release(&rr);
+	sl_release(&sl);
+	paths = xcalloc(changed.n + 1, sizeof(*paths));
+	for (i = 0; i < changed.n; i++) {
+		paths[i].change = GATE_ADDED;
+		paths[i].path = changed.v[i];
+	}
+	in.worktree = env->worktree;
+	in.changed = paths;
+	in.nchanged = changed.n;
+	in.snapshot_dir = snap;
+	in.raw_paths = &raw;
+	ck_assert_msg(gates_run(&in, &rep, &err) == 0, "%s", err);
+	for (i = j = 0; i < env->res.noutputs; i++)
+		j += env->res.outputs[i].kind == SOURCE_WIKI;
+	ck_assert_uint_ge(rep.pages_checked, j);
+	free(paths);
+	free(snap);
+	strv_release(&changed);
+	strv_release(&raw);
 }

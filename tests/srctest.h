@@ -62,5 +62,13 @@ void	 st_shard(const char *worktree, const char *wh, const char *shard,
 	    const cJSON *tables);
 /* The worktree's semantic layer loads without errors or orphan overlays. */
 void	 st_sl_clean(const char *worktree);
+/*
+ * What the worker does after the projection: copy the snapshot into
+ * raw-sources/<conn>/<driver>/<syncId>/, reconcile the link requests, run
+ * the final gates over every changed path with the outputs' provenance.
+ * Fails the test on any gate error; *resolved (may be NULL) gets the
+ * number of pages reconciliation rewrote.
+ */
+void	 st_pipeline(struct st_env *, size_t *resolved);
 
 #endif

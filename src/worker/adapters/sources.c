@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "sources.h"
+#include "wiki.h"
 
 static const struct source_adapter adapters[] = {
 	{ "dbt", source_stage_dbt, source_ingest_dbt },
@@ -1112,54 +1113,50 @@ plan_add(struct source_plan *plan, enum source_output_kind kind, char *path,
 	return f;
 }
 
-static cJSON *
-strv_json(const struct strv *sv)
+static struct wiki_value *
+wiki_string(const char *s)
 {
-	cJSON	*a = cJSON_CreateArray();
-	size_t	 i;
+	struct wiki_value	*v = xcalloc(1, sizeof(*v));
 
-	for (i = 0; i < sv->n; i++)
-		cJSON_AddItemToArray(a, cJSON_CreateString(sv->v[i]));
-	return a;
+	v->type = WIKI_STRING;
+	v->text = xstrdup(s);
+	v->len = strlen(s);
+	return v;
 }
 
 /*
- * The page as ktx serializes it: "---\n" frontmatter "---\n\n" body "\n".
- * The frontmatter's field order: summary, tags, sl_refs, usage_mode,
- * source.
+ * The page as ktx serializes it (wiki_emit).  The frontmatter's field
+ * order: summary, tags, sl_refs, usage_mode, source.
  */
 void
 source_plan_page(struct source_plan *plan, const struct source_page *pg,
     const char *conn_id)
 {
-	struct sbuf	 b = { 0 };
-	cJSON		*fm;
-	char		*path;
-	const char	*body = pg->body;
-	size_t		 len;
+	struct wiki_page	 page = { 0 };
+	const char		*body = pg->body;
+	char			*path, *data;
+	size_t			 len;
 
-	fm = cJSON_CreateObject();
-	cJSON_AddStringToObject(fm, "summary", pg->summary);
+	wiki_set(&page, "summary", wiki_string(pg->summary));
 	if (pg->tags.n > 0)
-		cJSON_AddItemToObject(fm, "tags", strv_json(&pg->tags));
+		wiki_set(&page, "tags", wiki_strlist_new(&pg->tags));
 	if (pg->sl_refs.n > 0)
-		cJSON_AddItemToObject(fm, "sl_refs", strv_json(&pg->sl_refs));
-	cJSON_AddStringToObject(fm, "usage_mode", "auto");
-	cJSON_AddStringToObject(fm, "source", conn_id);
-	sbuf_adds(&b, "---\n");
-	source_yaml_emit(fm, &b);
-	cJSON_Delete(fm);
-	sbuf_adds(&b, "---\n\n");
+		wiki_set(&page, "sl_refs", wiki_strlist_new(&pg->sl_refs));
+	wiki_set(&page, "usage_mode", wiki_string("auto"));
+	wiki_set(&page, "source", wiki_string(conn_id));
+	/* ktx trims the body. */
 	while (*body == ' ' || *body == '\n' || *body == '\t' || *body == '\r')
 		body++;
 	len = strlen(body);
 	while (len > 0 && (body[len - 1] == ' ' || body[len - 1] == '\n' ||
 	    body[len - 1] == '\t' || body[len - 1] == '\r'))
 		len--;
-	sbuf_add(&b, body, len);
-	sbuf_addc(&b, '\n');
+	page.body = xstrndup(body, len);
+	page.body_len = len;
+	data = wiki_emit(&page, &len);
+	wiki_page_release(&page);
 	xasprintf(&path, "wiki/global/%s.md", pg->key);
-	plan_add(plan, SOURCE_WIKI, path, xstrdup(pg->key), sbuf_take(&b),
+	plan_add(plan, SOURCE_WIKI, path, xstrdup(pg->key), data,
 	    &pg->raw_paths);
 }
 

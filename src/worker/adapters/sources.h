@@ -296,7 +296,7 @@ struct source_plan {
 	size_t			 cap;
 };
 
-/* Render page as ktx writes a wiki page; takes nothing from page. */
+/* Render page as ktx writes it (wiki_emit); takes nothing from page. */
 void	 source_plan_page(struct source_plan *, const struct source_page *,
 	    const char *conn_id);
 /* Add the overlay path (taken) with data (taken); key "<wh>/<source>". */
