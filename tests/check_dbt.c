@@ -11,52 +11,24 @@
 #include "srctest.h"
 
 /*
- * A small project: two documented models (one backed by the warehouse),
- * an ephemeral model, an undocumented one, a versioned model, a source
- * and a package model.
+ * tests/data/sources/dbt-small: two documented models (one backed by the
+ * warehouse), an ephemeral model, an undocumented one, a versioned python
+ * model, a source and a package model.
  */
-static const char manifest[] =
-"{\"metadata\": {\"project_name\": \"shop\"},\n"
-" \"nodes\": {\n"
-"  \"model.shop.orders\": {\"resource_type\": \"model\", \"package_name\": \"shop\",\n"
-"   \"name\": \"orders\", \"schema\": \"main\", \"alias\": \"orders\", \"language\": \"sql\",\n"
-"   \"description\": \"One row per order.\\n\\nIncludes [[returns]] too.\",\n"
-"   \"tags\": [\"finance\"], \"config\": {\"materialized\": \"table\"},\n"
-"   \"columns\": {\"order_id\": {\"name\": \"order_id\", \"description\": \"Primary key\"},\n"
-"                \"status\": {\"name\": \"status\", \"description\": \"placed | shipped\"},\n"
-"                \"note\": {\"name\": \"note\", \"description\": \"Not in the warehouse\", \"data_type\": \"text\"}},\n"
-"   \"depends_on\": {\"nodes\": [\"model.shop.stg_orders\", \"source.shop.raw.orders\", \"model.shop.undoc\"]}},\n"
-"  \"model.shop.stg_orders\": {\"resource_type\": \"model\", \"package_name\": \"shop\",\n"
-"   \"name\": \"stg_orders\", \"schema\": \"staging\", \"alias\": \"stg_orders\",\n"
-"   \"description\": \"Staged orders\", \"config\": {\"materialized\": \"view\"},\n"
-"   \"columns\": {}, \"depends_on\": {\"nodes\": []}},\n"
-"  \"model.shop.eph\": {\"resource_type\": \"model\", \"package_name\": \"shop\",\n"
-"   \"name\": \"eph\", \"schema\": \"main\", \"alias\": \"eph\",\n"
-"   \"description\": \"An ephemeral helper\", \"config\": {\"materialized\": \"ephemeral\"},\n"
-"   \"columns\": {}, \"depends_on\": {\"nodes\": []}},\n"
-"  \"model.shop.undoc\": {\"resource_type\": \"model\", \"package_name\": \"shop\",\n"
-"   \"name\": \"undoc\", \"schema\": \"main\", \"alias\": \"undoc\", \"description\": \"\",\n"
-"   \"config\": {\"materialized\": \"view\"}, \"columns\": {}},\n"
-"  \"model.shop.cust.v2\": {\"resource_type\": \"model\", \"package_name\": \"shop\",\n"
-"   \"name\": \"cust\", \"version\": 2, \"latest_version\": 3, \"schema\": \"main\",\n"
-"   \"alias\": \"cust_v2\", \"language\": \"python\", \"description\": \"Customers, second cut\",\n"
-"   \"config\": {\"materialized\": \"table\"}, \"columns\": {}},\n"
-"  \"model.pkg.other\": {\"resource_type\": \"model\", \"package_name\": \"pkg\",\n"
-"   \"name\": \"other\", \"schema\": \"main\", \"alias\": \"other\", \"description\": \"From a package\",\n"
-"   \"config\": {\"materialized\": \"table\"}, \"columns\": {}},\n"
-"  \"test.shop.not_null\": {\"resource_type\": \"test\", \"package_name\": \"shop\", \"name\": \"t\"}\n"
-" },\n"
-" \"sources\": {\n"
-"  \"source.shop.raw.orders\": {\"resource_type\": \"source\", \"package_name\": \"shop\",\n"
-"   \"name\": \"orders\", \"source_name\": \"raw\", \"schema\": \"raw\", \"identifier\": \"orders_raw\",\n"
-"   \"description\": \"Raw orders from the shop\", \"columns\": {}}\n"
-" }}\n";
+static char *
+small_file(const char *name, size_t *lenp)
+{
+	const char	*top = getenv("KTX_TOP_SRCDIR");
+	char		*dir, *data;
 
-static const char catalog[] =
-"{\"nodes\": {\"model.shop.orders\": {\"metadata\": {\"schema\": \"main\", \"name\": \"orders\"},\n"
-"  \"columns\": {\"STATUS\": {\"name\": \"STATUS\", \"type\": \"VARCHAR\", \"index\": 2},\n"
-"               \"ORDER_ID\": {\"name\": \"ORDER_ID\", \"type\": \"INTEGER\", \"index\": 1}}}},\n"
-" \"sources\": {}}\n";
+	if (top == NULL || *top == '\0')
+		top = SRCTEST_TOP_SRCDIR;
+	xasprintf(&dir, "%s/tests/data/sources/dbt-small", top);
+	data = st_read(dir, name, lenp);
+	ck_assert_msg(data != NULL, "%s/%s", dir, name);
+	free(dir);
+	return data;
+}
 
 /* The warehouse "wh": main.orders with two columns. */
 static void
@@ -83,16 +55,19 @@ orders_manifest(struct st_env *env)
 static void
 small_project(struct st_env *env, int with_target)
 {
-	const char	*dir = with_target ? "dbt/target" : "dbt";
-	char		*p;
+	const char	*files[] = { "manifest.json", "catalog.json" };
+	char		*p, *data;
+	size_t		 i, len;
 
 	st_env_init(env, "dbt", "dbt", "dbt");
-	xasprintf(&p, "%s/manifest.json", dir);
-	st_writes(env->project, p, manifest);
-	free(p);
-	xasprintf(&p, "%s/catalog.json", dir);
-	st_writes(env->project, p, catalog);
-	free(p);
+	for (i = 0; i < 2; i++) {
+		data = small_file(files[i], &len);
+		xasprintf(&p, "%s/%s", with_target ? "dbt/target" : "dbt",
+		    files[i]);
+		st_write(env->project, p, data, len);
+		free(p);
+		free(data);
+	}
 }
 
 static const char orders_page[] =
@@ -173,10 +148,13 @@ START_TEST(test_small_project)
 
 	/* One page per documented node, one overlay. */
 	ck_assert_uint_eq(env.res.noutputs, 6);
-	ck_assert_ptr_nonnull(st_output(&env.res, "wiki/global/dbt-stg-orders.md"));
+	ck_assert_ptr_nonnull(st_output(&env.res,
+	    "wiki/global/dbt-stg-orders.md"));
 	ck_assert_ptr_nonnull(st_output(&env.res, "wiki/global/dbt-eph.md"));
-	ck_assert_ptr_nonnull(st_output(&env.res, "wiki/global/dbt-cust-v2.md"));
-	ck_assert_ptr_nonnull(st_output(&env.res, "wiki/global/dbt-raw-orders.md"));
+	ck_assert_ptr_nonnull(st_output(&env.res,
+	    "wiki/global/dbt-cust-v2.md"));
+	ck_assert_ptr_nonnull(st_output(&env.res,
+	    "wiki/global/dbt-raw-orders.md"));
 	o = st_output(&env.res, "semantic-layer/wh/orders.yaml");
 	ck_assert_ptr_nonnull(o);
 	ck_assert_int_eq(o->kind, SOURCE_OVERLAY);
@@ -220,8 +198,7 @@ START_TEST(test_small_project)
 	s = st_read(env.worktree, "wiki/global/dbt-orders.md", NULL);
 	ck_assert_msg(strstr(s, "## Depends on\n\n"
 	    "- [[dbt-stg-orders|stg_orders]] (model)\n"
-	    "- raw.orders_raw (source)\n"
-	    "- undoc (model)\n") != NULL, "%s", s);
+	    "- raw.orders_raw (source)\n- undoc (model)\n") != NULL, "%s", s);
 	free(s);
 	st_env_release(&env);
 }
@@ -270,40 +247,24 @@ START_TEST(test_overlay_merge)
 	small_project(&env, 1);
 	orders_manifest(&env);
 	st_writes(env.worktree, "semantic-layer/wh/orders.yaml",
-	    "name: orders\n"
-	    "descriptions:\n"
-	    "  user: Orders as finance counts them\n"
-	    "  dbt: stale\n"
-	    "measures:\n"
-	    "  - name: revenue\n"
-	    "    expr: sum(amount)\n"
-	    "column_overrides:\n"
-	    "  - name: status\n"
-	    "    visibility: internal\n"
-	    "  - name: order_id\n"
-	    "    descriptions:\n"
-	    "      dbt: old text\n");
+	    "name: orders\ndescriptions:\n"
+	    "  user: Orders as finance counts them\n  dbt: stale\n"
+	    "measures:\n  - name: revenue\n"
+	    "    expr: sum(amount)\ncolumn_overrides:\n"
+	    "  - name: status\n    visibility: internal\n"
+	    "  - name: order_id\n    descriptions:\n      dbt: old text\n");
 	ck_assert_msg(st_run(&env) == 0, "%s", env.err);
 	s = st_read(env.worktree, "semantic-layer/wh/orders.yaml", NULL);
 	ck_assert_str_eq(s,
-	    "name: orders\n"
-	    "descriptions:\n"
-	    "  user: Orders as finance counts them\n"
-	    "  dbt: |-\n"
-	    "    One row per order.\n"
-	    "\n"
-	    "    Includes [[returns]] too.\n"
-	    "measures:\n"
-	    "  - name: revenue\n"
-	    "    expr: sum(amount)\n"
-	    "column_overrides:\n"
-	    "  - name: status\n"
-	    "    visibility: internal\n"
-	    "    descriptions:\n"
-	    "      dbt: placed | shipped\n"
-	    "  - name: order_id\n"
-	    "    descriptions:\n"
-	    "      dbt: Primary key\n");
+	    "name: orders\ndescriptions:\n"
+	    "  user: Orders as finance counts them\n  dbt: |-\n"
+	    "    One row per order.\n\n"
+	    "    Includes [[returns]] too.\nmeasures:\n"
+	    "  - name: revenue\n    expr: sum(amount)\n"
+	    "column_overrides:\n  - name: status\n"
+	    "    visibility: internal\n    descriptions:\n"
+	    "      dbt: placed | shipped\n  - name: order_id\n"
+	    "    descriptions:\n      dbt: Primary key\n");
 	st_sl_clean(env.worktree);
 	/* A rerun reads its own output and changes nothing. */
 	first = st_tree(env.worktree);
@@ -336,7 +297,8 @@ START_TEST(test_standalone_source_not_overlaid)
 	s = st_read(env.worktree, "semantic-layer/wh/orders.yaml", NULL);
 	ck_assert_str_eq(s, sa);
 	free(s);
-	ck_assert_ptr_null(st_output(&env.res, "semantic-layer/wh/orders.yaml"));
+	ck_assert_ptr_null(st_output(&env.res,
+	    "semantic-layer/wh/orders.yaml"));
 	s = cJSON_PrintUnformatted(st_event(&env.res,
 	    "dbt_overlay_not_written")->data);
 	ck_assert_str_eq(s, "{\"source\":\"orders\",\"path\":"
@@ -386,7 +348,8 @@ START_TEST(test_overlay_elsewhere)
 	st_writes(env.worktree, "semantic-layer/wh/orders-extra.yml",
 	    "name: orders\nmeasures:\n  - {name: n, expr: count(*)}\n");
 	ck_assert_msg(st_run(&env) == 0, "%s", env.err);
-	ck_assert_ptr_null(st_read(env.worktree, "semantic-layer/wh/orders.yaml",
+	ck_assert_ptr_null(st_read(env.worktree,
+	    "semantic-layer/wh/orders.yaml",
 	    NULL));
 	s = st_read(env.worktree, "semantic-layer/wh/orders-extra.yml", NULL);
 	ck_assert_msg(strstr(s, "measures:\n  - name: \"n\"\n    expr: "
@@ -398,7 +361,7 @@ START_TEST(test_overlay_elsewhere)
 }
 END_TEST
 
-/* Each bad input fails with the file named and leaves the worktree as it was. */
+/* Each bad input fails naming the file and leaves the worktree as it was. */
 static void
 expect_failure(struct st_env *env, const char *want)
 {
@@ -422,7 +385,7 @@ START_TEST(test_missing_manifest)
 	struct st_env	env;
 
 	st_env_init(&env, "dbt", "dbt", "dbt");
-	st_writes(env.project, "dbt/target/catalog.json", catalog);
+	st_writes(env.project, "dbt/target/catalog.json", "{}");
 	expect_failure(&env, "dbt: no target/manifest.json or manifest.json");
 	st_env_release(&env);
 }
@@ -433,7 +396,7 @@ START_TEST(test_broken_json)
 	struct st_env	env;
 
 	st_env_init(&env, "dbt", "dbt", "dbt");
-	st_writes(env.project, "dbt/target/manifest.json", manifest);
+	st_writes(env.project, "dbt/target/manifest.json", "{}");
 	st_writes(env.project, "dbt/target/catalog.json",
 	    "{\"nodes\": {\n  \"a\": [1, 2,,]\n}}\n");
 	expect_failure(&env, "dbt/target/catalog.json:2:14: invalid JSON");
@@ -481,7 +444,7 @@ START_TEST(test_symlink_out_of_source_dir)
 	char		*outside, *link;
 
 	st_env_init(&env, "dbt", "dbt", "dbt");
-	st_writes(env.root, "elsewhere/manifest.json", manifest);
+	st_writes(env.root, "elsewhere/manifest.json", "{}");
 	st_writes(env.project, "dbt/target/.keep", "");
 	xasprintf(&outside, "%s/elsewhere/manifest.json", env.root);
 	xasprintf(&link, "%s/dbt/target/manifest.json", env.project);
@@ -596,10 +559,12 @@ catalog_manifest(struct st_env *env, const char *fixture)
 			cJSON *shard;
 			char *table;
 
-			shard = cJSON_GetObjectItemCaseSensitive(shards, schema);
+			shard = cJSON_GetObjectItemCaseSensitive(shards,
+			    schema);
 			if (shard == NULL)
 				shard = cJSON_AddObjectToObject(shards, schema);
-			if (cJSON_GetObjectItemCaseSensitive(shard, name) != NULL)
+			if (cJSON_GetObjectItemCaseSensitive(shard,
+			    name) != NULL)
 				continue;
 			t = cJSON_AddObjectToObject(shard, name);
 			xasprintf(&table, "%s.%s", schema, name);
@@ -653,10 +618,13 @@ START_TEST(test_fixture_dbt_bouncer)
 	ck_assert_uint_eq(env.res.nskips, 2);
 	ck_assert_str_eq(env.res.skips[0].item,
 	    "model.dbt_bouncer_test_project.int_exclude_via_meta_config");
-	ck_assert_str_eq(env.res.skips[1].item, "source.dbt_bouncer_test_project."
+	ck_assert_str_eq(env.res.skips[1].item,
+	    "source.dbt_bouncer_test_project."
 	    "sources_that_dont_really_exist.Non_Conforming_Name");
-	ck_assert_ptr_nonnull(st_output(&env.res, "wiki/global/dbt-customers-v1.md"));
-	ck_assert_ptr_nonnull(st_output(&env.res, "wiki/global/dbt-customers-v3.md"));
+	ck_assert_ptr_nonnull(st_output(&env.res,
+	    "wiki/global/dbt-customers-v1.md"));
+	ck_assert_ptr_nonnull(st_output(&env.res,
+	    "wiki/global/dbt-customers-v3.md"));
 	ck_assert_ptr_nonnull(st_output(&env.res,
 	    "semantic-layer/wh/customers_v2.yaml"));
 	ck_assert_ptr_nonnull(st_output(&env.res,
@@ -685,13 +653,15 @@ START_TEST(test_fixture_dbt_bouncer)
 	/* Versioned: each version its own relation and overlay. */
 	s = st_read(env.worktree, "wiki/global/dbt-customers-v3.md", NULL);
 	ck_assert_ptr_nonnull(strstr(s, "- Version: 3 (latest: 3)\n"));
-	ck_assert_ptr_nonnull(strstr(s, "- Relation: main_marts.customers_v3\n"));
+	ck_assert_ptr_nonnull(strstr(s,
+	    "- Relation: main_marts.customers_v3\n"));
 	ck_assert_ptr_nonnull(strstr(s, "| customer_id_pk | BIGINT |"));
 	free(s);
 	st_pipeline(&env, NULL);
 	/* A seed a model depends on is a table of the warehouse. */
 	s = st_read(env.worktree, "wiki/global/dbt-stg-orders.md", NULL);
-	ck_assert_msg(strstr(s, "- `wh/table:main.raw_orders` (seed)\n") != NULL,
+	ck_assert_msg(strstr(s,
+	    "- `wh/table:main.raw_orders` (seed)\n") != NULL,
 	    "%s", s);
 	ck_assert_ptr_nonnull(strstr(s, "sl_refs:\n  - stg_orders\n"
 	    "  - raw_orders\n"));
@@ -771,7 +741,8 @@ START_TEST(test_fixture_dbterd)
 	ck_assert_ptr_nonnull(strstr(s, "sl_refs:\n  - raw_orders\n"));
 	free(s);
 	s = st_read(env.worktree, "wiki/global/dbt-stg-orders.md", NULL);
-	ck_assert_ptr_nonnull(strstr(s, "- [[?table:raw.raw_orders]] (source)\n"));
+	ck_assert_ptr_nonnull(strstr(s,
+	    "- [[?table:raw.raw_orders]] (source)\n"));
 	free(s);
 	st_pipeline(&env, NULL);
 	s = st_read(env.worktree, "wiki/global/dbt-customers.md", NULL);
@@ -843,6 +814,33 @@ START_TEST(test_fixture_deterministic_and_idempotent)
 }
 END_TEST
 
+/* ktx's file names for semantic-layer sources. */
+START_TEST(test_sl_filename)
+{
+	static const char *const want[][2] = {
+		{ "orders", "orders.yaml" },
+		{ "stg_orders_2", "stg_orders_2.yaml" },
+		{ "Non_Conforming_Name", "non_conforming_name-1041d093.yaml" },
+		{ "con", "con-1143da2b.yaml" },
+		{ "a b/c", "a_b_c-539138d5.yaml" },
+	};
+	char	*f;
+	size_t	 i;
+
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		f = source_sl_filename(want[i][0]);
+		ck_assert_str_eq(f, want[i][1]);
+		free(f);
+	}
+	/* Over 64 bytes: the slug is cut, the hash tells names apart. */
+	f = source_sl_filename("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxx");
+	ck_assert_str_eq(f, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxx-c71bd109.yaml");
+	free(f);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -854,6 +852,7 @@ main(void)
 	int	 failed;
 
 	tcase_add_test(tc, test_small_project);
+	tcase_add_test(tc, test_sl_filename);
 	tcase_add_test(tc, test_artifacts_in_source_dir);
 	tcase_add_test(tc, test_no_warehouse_manifest);
 	tcase_add_test(tc, test_overlay_merge);

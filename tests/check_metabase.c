@@ -25,7 +25,8 @@ expect_refs(const char *sql, const char *tables, const char *cards)
 	    "%s: tables \"%s\", want \"%s\"", sql, t.s != NULL ? t.s : "",
 	    tables);
 	ck_assert_msg(strcmp(c.s != NULL ? c.s : "", cards) == 0,
-	    "%s: cards \"%s\", want \"%s\"", sql, c.s != NULL ? c.s : "", cards);
+	    "%s: cards \"%s\", want \"%s\"", sql, c.s != NULL ? c.s : "",
+	    cards);
 	sbuf_release(&t);
 	sbuf_release(&c);
 	sql_refs_release(&r);
@@ -39,7 +40,8 @@ START_TEST(test_sql_basic)
 	    "public.customers", "");
 	expect_refs("select a from x union all select b from y order by 1, 2",
 	    "x y", "");
-	expect_refs("select * from t where t.x in (select y from z)", "t z", "");
+	expect_refs("select * from t where t.x in (select y from z)", "t z",
+	    "");
 	expect_refs("select * from a, b as bb, c where a.x = 1", "a b c", "");
 	expect_refs("select * from a join b on a.x = b.x, c", "a b c", "");
 	expect_refs("select * from orders o, orders p", "orders", "");
@@ -53,8 +55,8 @@ END_TEST
 
 START_TEST(test_sql_skips_comments_and_strings)
 {
-	expect_refs("-- from fake\nselect 'from x' /* join y /* nested */ from z */"
-	    " from a", "a", "");
+	expect_refs("-- from fake\nselect 'from x' /* join y /* nested */ from "
+	    "z */ from a", "a", "");
 	expect_refs("select $$ from x $$, $tag$ join y $tag$ from t", "t", "");
 	expect_refs("select E'it\\'s from x', 'a''from b' from t", "t", "");
 	expect_refs("select \"from\" from \"we\"\"ird\"", "we\"ird", "");
@@ -65,16 +67,18 @@ END_TEST
 
 START_TEST(test_sql_ctes_and_subqueries)
 {
-	expect_refs("with completed_orders as (\n\n    select * from Orders where "
-	    "status = 'completed'\n\n)\n\nselect * from completed_orders",
+	expect_refs("with completed_orders as (\n\n    select * from Orders "
+	    "where status = 'completed'\n\n)\n\nselect * from completed_orders",
 	    "Orders", "");
-	expect_refs("WITH RECURSIVE a (n) AS (SELECT 1 FROM x), b AS MATERIALIZED "
+	expect_refs("WITH RECURSIVE a (n) AS (SELECT 1 FROM x), b AS "
+	    "MATERIALIZED "
 	    "(SELECT * FROM a JOIN y ON true) SELECT * FROM b, z", "x y z", "");
 	expect_refs("select * from (select * from inner_t) s join "
 	    "(select 1) q on true", "inner_t", "");
 	expect_refs("select * from ((a join b on a.i = b.i)) left join c on "
 	    "true", "a b c", "");
-	expect_refs("select * from a, lateral (select * from b where b.x = a.x) l",
+	expect_refs("select * from a, lateral (select * from b where b.x = "
+	    "a.x) l",
 	    "a b", "");
 	/* A schema-qualified name is a table even when a CTE shares it. */
 	expect_refs("with orders as (select 1) select * from orders join "
@@ -89,7 +93,8 @@ START_TEST(test_sql_not_tables)
 	expect_refs("select * from t where a is distinct from b", "t", "");
 	expect_refs("select * from t where a is not distinct from b", "t", "");
 	expect_refs("select * from generate_series(1, 10) g", "", "");
-	expect_refs("select * from unnest(array[1, 2]) u join t on true", "t", "");
+	expect_refs("select * from unnest(array[1, 2]) u join t on true", "t",
+	    "");
 	expect_refs("select count(*) over (partition by a order by b) from t",
 	    "t", "");
 }
@@ -99,12 +104,14 @@ START_TEST(test_sql_metabase_tags)
 {
 	expect_refs("select * from {{#27-orders-customers}} o where o.x = {{x}}"
 	    " [[and o.y = {{y}}]]", "", "27");
-	expect_refs("select * from {{#5}} join t on true [[where {{w}}]]", "t", "5");
+	expect_refs("select * from {{#5}} join t on true [[where {{w}}]]", "t",
+	    "5");
 	expect_refs("select * from {{snippet: base}}", "", "");
 	expect_refs("SELECT\n  \"Products\".\"id\" AS \"ID\"\nFROM\n  "
 	    "\"public\".\"orders\"\n \nLEFT JOIN \"public\".\"products\" AS "
 	    "\"Products\" ON \"public\".\"orders\".\"product_id\" = "
-	    "\"Products\".\"id\"\n  LEFT JOIN \"public\".\"product_categories\" "
+	    "\"Products\".\"id\"\n  LEFT JOIN "
+	    "\"public\".\"product_categories\" "
 	    "AS \"Product Categories - Category\" ON true\nWHERE\n  "
 	    "\"product_id\" = {{product_id}}\nGROUP BY\n  \"Products\".\"id\", "
 	    "\"Products\".\"title\"", "public.orders public.products "
@@ -253,14 +260,18 @@ check_api_cards(struct st_env *env)
 	}
 	s = st_read(env->worktree, "wiki/global/metabase-orders-customers-"
 	    "filtered-by-status-is-completed.md", NULL);
-	ck_assert_ptr_nonnull(strstr(s, "- Based on: [[metabase-orders-customers]]\n"));
+	ck_assert_ptr_nonnull(strstr(s,
+	    "- Based on: [[metabase-orders-customers]]\n"));
 	free(s);
-	s = st_read(env->worktree, "wiki/global/metabase-transactions.md", NULL);
+	s = st_read(env->worktree, "wiki/global/metabase-transactions.md",
+	    NULL);
 	ck_assert_ptr_nonnull(strstr(s, "- Collection: Коллекция\n"));
 	free(s);
-	s = st_read(env->worktree, "wiki/global/metabase-completed-orders-cte-sql.md",
+	s = st_read(env->worktree,
+	    "wiki/global/metabase-completed-orders-cte-sql.md",
 	    NULL);
-	ck_assert_ptr_nonnull(strstr(s, "```sql\nwith completed_orders as (\n"));
+	ck_assert_ptr_nonnull(strstr(s,
+	    "```sql\nwith completed_orders as (\n"));
 	free(s);
 }
 
@@ -328,8 +339,10 @@ START_TEST(test_api_missing_schema_context)
 	api_env(&env, "metabase/dbt-metabase-api/mbql4");
 	ck_assert_msg(st_run(&env) == 0, "%s", env.err);
 	ck_assert_uint_eq(env.res.noutputs, 2);
-	ck_assert_ptr_nonnull(st_output(&env.res, "wiki/global/metabase-dummy-30.md"));
-	ck_assert_ptr_nonnull(st_output(&env.res, "wiki/global/metabase-dummy-31.md"));
+	ck_assert_ptr_nonnull(st_output(&env.res,
+	    "wiki/global/metabase-dummy-30.md"));
+	ck_assert_ptr_nonnull(st_output(&env.res,
+	    "wiki/global/metabase-dummy-31.md"));
 	ck_assert_uint_eq(env.res.nskips, 5);
 	for (i = 0; i < env.res.nskips; i++)
 		ck_assert_msg(strncmp(env.res.skips[i].reason,
@@ -443,7 +456,8 @@ START_TEST(test_serialization)
 	ck_assert_str_eq(s, "  - orders\n");
 	free(s);
 	s = sl_refs_of(&env, "metabase-orders-products");
-	ck_assert_str_eq(s, "  - product_categories\n  - products\n  - orders\n");
+	ck_assert_str_eq(s,
+	    "  - product_categories\n  - products\n  - orders\n");
 	free(s);
 	s = sl_refs_of(&env, "metabase-per-city");
 	ck_assert_str_eq(s, "  - people\n");
@@ -453,12 +467,15 @@ START_TEST(test_serialization)
 	ck_assert_str_eq(s, "  - orders\n");
 	free(s);
 	/* Two questions named alike: the entity ids tell them apart. */
-	s = sl_refs_of(&env, "metabase-best-selling-products-yesvs8-u5r2vwpxby-imc");
-	ck_assert_str_eq(s, "  - orders\n  - products\n  - product_categories\n");
+	s = sl_refs_of(&env,
+	    "metabase-best-selling-products-yesvs8-u5r2vwpxby-imc");
+	ck_assert_str_eq(s,
+	    "  - orders\n  - products\n  - product_categories\n");
 	free(s);
 	ck_assert_ptr_nonnull(st_output(&env.res, "wiki/global/"
 	    "metabase-best-selling-products-jiizdkc9ohb1l50frdhj1.md"));
-	s = st_read(env.worktree, "wiki/global/metabase-orders-over-time-month.md",
+	s = st_read(env.worktree,
+	    "wiki/global/metabase-orders-over-time-month.md",
 	    NULL);
 	ck_assert_ptr_nonnull(strstr(s, "- Collection: Shoppy\n"));
 	ck_assert_ptr_nonnull(strstr(s, "- Database: Customer Zero Database "
@@ -548,7 +565,8 @@ small_env(struct st_env *env)
 {
 	st_env_init(env, "metabase", "metabase", "mb");
 	strv_push(&env->warehouses, "wh");
-	st_writes(env->project, "mb/card/1.json", "{\"id\": 1, \"name\": \"One\", "
+	st_writes(env->project, "mb/card/1.json",
+	    "{\"id\": 1, \"name\": \"One\", "
 	    "\"dataset_query\": {\"type\": \"native\", \"native\": {\"query\": "
 	    "\"select 1\"}}}\n");
 }
@@ -572,7 +590,8 @@ START_TEST(test_broken_yaml)
 	st_env_init(&env, "metabase", "metabase", "mb");
 	st_writes(env.project, "mb/collections/c/cards/a_x.yaml",
 	    "name: X\ndataset_query:\n  type: native\n  native: [unclosed\n");
-	expect_failure(&env, "mb/collections/c/cards/a_x.yaml:5:1: invalid YAML");
+	expect_failure(&env,
+	    "mb/collections/c/cards/a_x.yaml:5:1: invalid YAML");
 	st_env_release(&env);
 }
 END_TEST
@@ -584,7 +603,8 @@ START_TEST(test_yaml_not_utf8)
 	st_env_init(&env, "metabase", "metabase", "mb");
 	st_writes(env.project, "mb/collections/c/cards/a_x.yaml",
 	    "name: \"Caf\xe9\"\n");
-	expect_failure(&env, "mb/collections/c/cards/a_x.yaml:1: invalid UTF-8");
+	expect_failure(&env,
+	    "mb/collections/c/cards/a_x.yaml:1: invalid UTF-8");
 	st_env_release(&env);
 }
 END_TEST

@@ -46,7 +46,8 @@ static void
 small_export(struct st_env *env)
 {
 	st_env_init(env, "kb", "notion", "export");
-	st_writes(env->project, "export/Root & Co's #1 " ROOT_ID ".md", root_md);
+	st_writes(env->project, "export/Root & Co's #1 " ROOT_ID ".md",
+	    root_md);
 	st_writes(env->project, "export/Root & Co's #1 " ROOT_ID "/Child "
 	    CHILD_A ".md", child_a_md);
 	st_writes(env->project, "export/Root & Co's #1 " ROOT_ID "/Child "
@@ -55,8 +56,10 @@ small_export(struct st_env *env)
 	    "%PDF-1.4\n");
 	st_writes(env->project, "export/Tasks " DB_ID ".csv",
 	    "\xef\xbb\xbfName,Status\r\nPlan,Open\r\n");
-	st_writes(env->project, "export/Tasks " DB_ID "_all.csv", tasks_all_csv);
-	st_writes(env->project, "export/notes.md", "Loose notes, no heading.\n");
+	st_writes(env->project, "export/Tasks " DB_ID "_all.csv",
+	    tasks_all_csv);
+	st_writes(env->project, "export/notes.md",
+	    "Loose notes, no heading.\n");
 	st_writes(env->project, "export/index.html", "<html></html>\n");
 }
 
@@ -214,8 +217,8 @@ START_TEST(test_not_utf8)
 	small_export(&env);
 	st_writes(env.project, "export/Bad eeeeeeeeeeeeeeeeeeeeeeee55555555.md",
 	    "# Bad\n\nline two\nna\xefve\n");
-	expect_failure(&env, "export/Bad eeeeeeeeeeeeeeeeeeeeeeee55555555.md:4: "
-	    "invalid UTF-8");
+	expect_failure(&env,
+	    "export/Bad eeeeeeeeeeeeeeeeeeeeeeee55555555.md:4: invalid UTF-8");
 	st_env_release(&env);
 }
 END_TEST
@@ -280,7 +283,8 @@ START_TEST(test_empty_export)
 
 	st_env_init(&env, "kb", "notion", "export");
 	st_writes(env.project, "export/index.html", "<html></html>\n");
-	expect_failure(&env, "export: no Notion pages (.md) or databases (.csv)");
+	expect_failure(&env,
+	    "export: no Notion pages (.md) or databases (.csv)");
 	st_env_release(&env);
 }
 END_TEST
@@ -369,8 +373,8 @@ START_TEST(test_fixture_blendle)
 	s = st_read(env.worktree,
 	    "wiki/global/notion-blendle-s-employee-handbook.md", NULL);
 	ck_assert_ptr_nonnull(s);
-	ck_assert_ptr_nonnull(strstr(s, "from [[notion-hiring|how we hire]] and "
-	    "[[notion-firing|fire]]"));
+	ck_assert_ptr_nonnull(strstr(s,
+	    "from [[notion-hiring|how we hire]] and [[notion-firing|fire]]"));
 	ck_assert_ptr_nonnull(strstr(s, "[how our leaders lead]"
 	    "(https://www.notion.so/ecfb7e647136468a9a0a32f1771a8f52)"));
 	free(s);
@@ -385,7 +389,8 @@ START_TEST(test_fixture_blendle)
 	    "wiki/global/notion-when-is-there-too-much-stress-3f2170d3.md"));
 	ck_assert_ptr_null(st_output(&env.res,
 	    "wiki/global/notion-when-is-there-too-much-stress.md"));
-	s = st_read(env.worktree, "wiki/global/notion-people-system-salarisbalie-"
+	s = st_read(env.worktree,
+	    "wiki/global/notion-people-system-salarisbalie-"
 	    "requesting-time-off-expensing.md", NULL);
 	ck_assert_ptr_nonnull(s);
 	ck_assert_ptr_nonnull(strstr(s, "Handleiding NMBRS.pdf"));
@@ -431,26 +436,28 @@ START_TEST(test_fixture_templates)
 	ck_assert_uint_eq(env.res.noutputs, 279);
 	ck_assert_uint_eq(check_links(&env, &links), 279);
 	ck_assert_uint_eq(links, 1);
-	ck_assert_uint_eq(st_nevents(&env.res, "notion_csv_variant_ignored"), 1);
+	ck_assert_uint_eq(st_nevents(&env.res, "notion_csv_variant_ignored"),
+	    1);
 
 	s = st_read(env.worktree, "wiki/global/notion-habit-tracker.md", NULL);
 	ck_assert_ptr_nonnull(s);
 	ck_assert_ptr_null(strstr(s, "\xef\xbb\xbf"));
-	ck_assert_ptr_nonnull(strstr(s, "summary: Notion database Habit Tracker "
-	    "(269 rows)\n"));
+	ck_assert_ptr_nonnull(strstr(s,
+	    "summary: Notion database Habit Tracker (269 rows)\n"));
 	ck_assert_ptr_nonnull(strstr(s, "# Habit Tracker\n\n| Date | Ran today "
 	    "| Meditated | Practiced guitar | Full date |\n| --- | --- | --- | "
-	    "--- | --- |\n| @December 1, 2024 | No | No | No | December 4, 2024 "
-	    "8:45 AM |\n"));
+	    "--- | --- |\n| @December 1, 2024 | No | No | No | December 4, "
+	    "2024 8:45 AM |\n"));
 	/* The header, the rule and 269 rows (the last without a newline). */
 	ck_assert_uint_eq(st_count(s, "\n| "), 271);
 	free(s);
 	/* Links to four databases not in the export stay text. */
 	s = st_read(env.worktree, "wiki/global/notion-home.md", NULL);
-	ck_assert_str_eq(strstr(s, "# Home"), "# Home\n\nUntitled\n\nMy tasks\n\n"
-	    "Home views\n\nUntitled\n");
+	ck_assert_str_eq(strstr(s, "# Home"),
+	    "# Home\n\nUntitled\n\nMy tasks\n\nHome views\n\nUntitled\n");
 	free(s);
-	s = st_read(env.worktree, "wiki/global/notion-getting-started-on-mobile.md",
+	s = st_read(env.worktree,
+	    "wiki/global/notion-getting-started-on-mobile.md",
 	    NULL);
 	ck_assert_ptr_nonnull(strstr(s, "[[notion-example-sub-page|Example sub "
 	    "page]]"));
@@ -462,8 +469,10 @@ START_TEST(test_fixture_templates)
 	    "wiki/global/notion-today-449ee2cd.md"));
 	s = st_read(env.worktree, "wiki/global/notion-april-1-2025.md", NULL);
 	base = strstr(s, "\n---\n\n");
-	ck_assert_str_eq(base, "\n---\n\n# @April 1, 2025\n\nFull date: April 1, "
-	    "2025 11:24 AM\nRan today: No\nMeditated: No\nPracticed guitar: No\n");
+	ck_assert_str_eq(base,
+	    "\n---\n\n# @April 1, 2025\n\nFull date: April 1, "
+	    "2025 11:24 AM\nRan today: No\nMeditated: No\nPracticed guitar: "
+	    "No\n");
 	free(s);
 	st_pipeline(&env, NULL);
 	st_env_release(&env);

@@ -34,7 +34,9 @@ st_tmpdir(void)
 	const char	*t = getenv("TMPDIR");
 	char		*p;
 
-	xasprintf(&p, "%s/ktx-src.XXXXXX", t != NULL && *t != '\0' ? t : "/tmp");
+	if (t == NULL || *t == '\0')
+		t = "/tmp";
+	xasprintf(&p, "%s/ktx-src.XXXXXX", t);
 	ck_assert_ptr_nonnull(mkdtemp(p));
 	return p;
 }
@@ -311,7 +313,8 @@ st_shard(const char *worktree, const char *wh, const char *shard,
 		t = sl_shard_add_table(&sh, e->string, jstr(e, "table"));
 		cJSON_ArrayForEach(c, jget(e, "columns"))
 			sl_shard_add_column(t, jstr(c, "name"),
-			    jstr(c, "type") != NULL ? jstr(c, "type") : "string");
+			    jstr(c, "type") != NULL ? jstr(c, "type") :
+			    "string");
 	}
 	xasprintf(&path, "%s/semantic-layer/%s/_schema/%s.yaml", worktree, wh,
 	    shard);
@@ -373,7 +376,8 @@ st_pipeline(struct st_env *env, size_t *resolved)
 	for (i = 0; i < env->res.noutputs; i++) {
 		strv_push(&changed, env->res.outputs[i].path);
 		for (j = 0; j < env->res.outputs[i].raw_paths.n; j++)
-			strv_add_unique(&raw, env->res.outputs[i].raw_paths.v[j]);
+			strv_add_unique(&raw,
+			    env->res.outputs[i].raw_paths.v[j]);
 	}
 	/* Reconciliation against the tree, then the final gates. */
 	memset(&sl, 0, sizeof(sl));

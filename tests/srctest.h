@@ -13,8 +13,10 @@
 struct st_env {
 	char			*root;		/* the temp dir */
 	char			*project;	/* <root>/project */
-	char			*worktree;	/* <root>/project/.ktx/worktrees/session-t */
-	char			*staging;	/* <root>/project/.ktx/cache/local-ingest/t/staged */
+	/* <project>/.ktx/worktrees/session-t */
+	char			*worktree;
+	/* <project>/.ktx/cache/local-ingest/t/staged */
+	char			*staging;
 	struct ktx_connection	 conn;
 	struct strv		 warehouses;
 	struct source_job	 job;

@@ -91,7 +91,7 @@ struct dbt_node {
 	const cJSON	*cat;		/* its catalog entry, or NULL */
 	int		 is_source;
 	char		*label;		/* "customers v2", "ecom.raw_orders" */
-	char		*key;		/* page key when documented, else NULL */
+	char		*key;		/* page key if documented, or NULL */
 	char		*relation;	/* "<schema>.<name>", or NULL */
 };
 
@@ -103,7 +103,7 @@ struct dbt {
 	const char		*project;
 	struct dbt_node		*nodes;
 	size_t			 nnodes;
-	struct sl		 sl;		/* the worktree's semantic layer */
+	struct sl		 sl;		/* the worktree's */
 	struct strv		 raw;		/* provenance of every output */
 	struct strv		 overlays;	/* "<wh>/<source>" written */
 	struct source_plan	 plan;
@@ -206,8 +206,8 @@ add_node(struct dbt *d, const char *uid, const cJSON *node, int is_source)
 	n->cat = jget(jget(d->catalog, is_source ? "sources" : "nodes"), uid);
 	ver = version_text(node);
 	if (is_source)
-		xasprintf(&n->label, "%s.%s", jstr(node, "source_name") != NULL ?
-		    jstr(node, "source_name") : "source", name);
+		xasprintf(&n->label, "%s.%s", jstr(node, "source_name") !=
+		    NULL ? jstr(node, "source_name") : "source", name);
 	else if (ver != NULL)
 		xasprintf(&n->label, "%s v%s", name, ver);
 	else
@@ -383,7 +383,8 @@ add_columns(struct sbuf *b, const struct dbt_node *n)
 			sbuf_adds(b, "\n## Columns\n\n| Column | Type | "
 			    "Description |\n| --- | --- | --- |\n");
 		sbuf_adds(b, "| ");
-		add_cell(b, jstr(m, "name") != NULL ? jstr(m, "name") : m->string);
+		add_cell(b, jstr(m, "name") != NULL ? jstr(m, "name") :
+		    m->string);
 		sbuf_adds(b, " | ");
 		add_cell(b, jstr(m, "data_type"));
 		sbuf_adds(b, " | ");
@@ -408,7 +409,8 @@ add_depends(struct dbt *d, struct sbuf *b, const struct dbt_node *n)
 			continue;
 		dep = jget(jget(d->manifest, "nodes"), u->valuestring);
 		if (dep == NULL)
-			dep = jget(jget(d->manifest, "sources"), u->valuestring);
+			dep = jget(jget(d->manifest, "sources"),
+			    u->valuestring);
 		type = jstr(dep, "resource_type");
 		name = jstr(dep, "name");
 		if (type == NULL || name == NULL)
@@ -438,7 +440,8 @@ add_depends(struct dbt *d, struct sbuf *b, const struct dbt_node *n)
 		}
 		rel = relation_of(dep, strcmp(type, "source") == 0);
 		if (rel != NULL && (strcmp(type, "seed") == 0 ||
-		    strcmp(type, "snapshot") == 0 || strcmp(type, "source") == 0))
+		    strcmp(type, "snapshot") == 0 ||
+		    strcmp(type, "source") == 0))
 			source_link_table(b, NULL, rel);
 		else
 			add_cell(b, name);
@@ -471,8 +474,9 @@ unbacked_event(struct dbt *d, const struct dbt_node *n)
 	const struct strv	*whs = d->job->warehouses;
 	cJSON			*data = cJSON_CreateObject();
 	char			*reason;
-	size_t			 i, present = 0, nwhs = whs != NULL ? whs->n : 0;
+	size_t			 i, present = 0, nwhs;
 
+	nwhs = whs != NULL ? whs->n : 0;
 	for (i = 0; i < nwhs; i++)
 		present += source_has_manifest(&d->sl, whs->v[i]);
 	if (n->relation == NULL)

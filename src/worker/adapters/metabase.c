@@ -93,7 +93,8 @@ serial_wanted(const char *rel)
 		if (dlen == 5 && strncmp(dir, "cards", 5) == 0)
 			return 1;
 		/* A collection: <dir>/<dir>.yaml */
-		return strlen(base) == dlen + 5 && strncmp(base, dir, dlen) == 0;
+		return strlen(base) == dlen + 5 &&
+		    strncmp(base, dir, dlen) == 0;
 	}
 	if (strncmp(rel, "databases/", 10) != 0 ||
 	    strlen(base) != dlen + 5 || strncmp(base, dir, dlen) != 0)
@@ -140,7 +141,8 @@ stage_api(const struct source_job *job, const struct source_input *in,
 		xasprintf(&src, "%s%s", base, side[i]);
 		if ((kind = source_input_kind(in, src, errmsg)) == 1)
 			kind = source_stage_file(job, in, src, side[i],
-			    SOURCE_TEXT_MAX_BYTES, SOURCE_FMT_JSON, res, errmsg);
+			    SOURCE_TEXT_MAX_BYTES, SOURCE_FMT_JSON, res,
+			    errmsg);
 		free(src);
 		if (kind == -1)
 			goto out;
@@ -253,10 +255,10 @@ struct mb {
 	cJSON			*tables;	/* table.json */
 	cJSON			*databases;	/* database.json */
 	cJSON			*collections;	/* collection.json */
-	cJSON			**serial;	/* collection and database files */
+	cJSON			**serial;	/* collections, databases */
 	struct strv		 serial_paths;
 	const char		*wh;
-	struct sl		 sl;		/* the worktree's semantic layer */
+	struct sl		 sl;		/* the worktree's */
 	struct source_plan	 plan;
 };
 
@@ -387,7 +389,8 @@ walk_query(struct mb *m, struct card *c, const cJSON *q, int depth)
 	if (depth > SOURCE_MAX_DEPTH)
 		return;
 	cJSON_ArrayForEach(e, q) {
-		if (e->string != NULL && (strcmp(e->string, "source-table") == 0 ||
+		if (e->string != NULL &&
+		    (strcmp(e->string, "source-table") == 0 ||
 		    strcmp(e->string, "source-card") == 0)) {
 			query_ref(m, c, e->string, e);
 			continue;
@@ -482,7 +485,8 @@ serial_find(const struct mb *m, const char *model, const char *id)
 		last = cJSON_GetArrayItem(meta, cJSON_GetArraySize(meta) - 1);
 		if (jstr(last, "model") != NULL &&
 		    strcmp(jstr(last, "model"), model) == 0 &&
-		    jstr(last, "id") != NULL && strcmp(jstr(last, "id"), id) == 0)
+		    jstr(last, "id") != NULL &&
+		    strcmp(jstr(last, "id"), id) == 0)
 			return (long)i;
 	}
 	return -1;
@@ -875,8 +879,9 @@ assign_keys(struct mb *m)
 					suf = source_slug(by[x]->id, 80);
 				else {
 					SHA256Init(&ctx);
-					SHA256Update(&ctx, (const unsigned char *)
-					    by[x]->path, strlen(by[x]->path));
+					SHA256Update(&ctx,
+					    (const unsigned char *)by[x]->path,
+					    strlen(by[x]->path));
 					SHA256Final(md, &ctx);
 					xasprintf(&suf, "%02x%02x%02x%02x",
 					    md[0], md[1], md[2], md[3]);
@@ -906,8 +911,8 @@ load(struct mb *m, const struct strv *files, char **errmsg)
 		if (strcmp(f, "table.json") == 0 ||
 		    strcmp(f, "database.json") == 0 ||
 		    strcmp(f, "collection.json") == 0) {
-			if (source_snapshot_json(m->job, f, SOURCE_TEXT_MAX_BYTES,
-			    &doc, errmsg) == -1)
+			if (source_snapshot_json(m->job, f,
+			    SOURCE_TEXT_MAX_BYTES, &doc, errmsg) == -1)
 				return -1;
 			if (f[0] == 't')
 				m->tables = doc;
@@ -919,13 +924,13 @@ load(struct mb *m, const struct strv *files, char **errmsg)
 		}
 		if (strncmp(f, "card/", 5) == 0) {
 			m->layout = LAYOUT_API;
-			if (source_snapshot_json(m->job, f, SOURCE_TEXT_MAX_BYTES,
-			    &doc, errmsg) == -1)
+			if (source_snapshot_json(m->job, f,
+			    SOURCE_TEXT_MAX_BYTES, &doc, errmsg) == -1)
 				return -1;
 		} else if (has_suffix(f, ".yaml")) {
 			m->layout = LAYOUT_SERIAL;
-			if (source_snapshot_yaml(m->job, f, SOURCE_TEXT_MAX_BYTES,
-			    &doc, errmsg) == -1)
+			if (source_snapshot_yaml(m->job, f,
+			    SOURCE_TEXT_MAX_BYTES, &doc, errmsg) == -1)
 				return -1;
 			meta = jget(doc, "serdes/meta");
 			last = cJSON_GetArrayItem(meta,

@@ -162,7 +162,7 @@ struct notion {
 	size_t			 nitems;
 	struct path_ent		*paths;		/* sorted by path */
 	size_t			 npaths;
-	struct sl		 sl;		/* the worktree's semantic layer */
+	struct sl		 sl;		/* the worktree's */
 	int			 links, plain, external, tables;
 	struct source_plan	 plan;
 };
@@ -173,7 +173,8 @@ is_hex(const char *s, size_t n)
 	size_t	i;
 
 	for (i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	return 1;
 }
@@ -445,7 +446,8 @@ dest_end(const char *s, const char *end)
 	if (s < end && *s == '<') {
 		for (; s < end && *s != '\n'; s++)
 			if (*s == '>')
-				return s + 1 < end && s[1] == ')' ? s + 1 : NULL;
+				return s + 1 < end && s[1] == ')' ? s + 1 :
+				    NULL;
 		return NULL;
 	}
 	for (; s < end && *s != '\n'; s++) {
@@ -633,8 +635,9 @@ convert_span(struct notion *n, const char *from, const char *s,
 			continue;
 		}
 		if (*p == '`') {
-			for (ticks = 0; p + ticks < end && p[ticks] == '`'; ticks++)
-				;
+			ticks = 0;
+			while (p + ticks < end && p[ticks] == '`')
+				ticks++;
 			/* The closing run of as many backticks. */
 			for (q = p + ticks; q < end; q++) {
 				if (*q != '`')
@@ -663,11 +666,13 @@ convert_span(struct notion *n, const char *from, const char *s,
 				while (clen > 0 && c[clen - 1] == ' ')
 					clen--;
 				ref = xstrndup(c, clen);
-				if (table_like(c, clen) && table_known(n, ref)) {
+				if (table_like(c, clen) &&
+				    table_known(n, ref)) {
 					n->tables++;
 					source_link_table(body, NULL, ref);
 				} else
-					sbuf_add(body, p, (size_t)(q + ticks - p));
+					sbuf_add(body, p,
+					    (size_t)(q + ticks - p));
 				sbuf_add(plain, c, clen);
 				free(ref);
 			}
@@ -685,8 +690,10 @@ convert_span(struct notion *n, const char *from, const char *s,
 				    (size_t)(p - start));
 				sbuf_add(plain, start,
 				    (size_t)(p - start));
-				add_link(n, from, lb + 1, (size_t)(lend - lb - 1),
-				    lend + 2, (size_t)(dend - lend - 2), p, (size_t)(dend + 1 - p), body, plain);
+				add_link(n, from, lb + 1,
+				    (size_t)(lend - lb - 1), lend + 2,
+				    (size_t)(dend - lend - 2), p,
+				    (size_t)(dend + 1 - p), body, plain);
 				p = start = dend + 1;
 				continue;
 			}

@@ -245,8 +245,8 @@ source_read_text(const char *path, const char *name, size_t max,
 		goto out;
 	}
 	if ((unsigned long long)st.st_size > max) {
-		xasprintf(errmsg, "%s: file is %lld bytes, over the limit of %zu",
-		    name, (long long)st.st_size, max);
+		xasprintf(errmsg, "%s: file is %lld bytes, over the limit of "
+		    "%zu", name, (long long)st.st_size, max);
 		goto out;
 	}
 	buf = xmalloc((size_t)st.st_size + 1);
@@ -526,7 +526,8 @@ walk(const struct source_input *in, const char *rel, int depth,
 		}
 		free(name);
 		if (S_ISDIR(st.st_mode)) {
-			if (walk(in, sub, depth + 1, files, notes, errmsg) == -1) {
+			if (walk(in, sub, depth + 1, files, notes,
+			    errmsg) == -1) {
 				free(sub);
 				goto out;
 			}
@@ -580,24 +581,23 @@ source_input_walk(const struct source_input *in, const char *rel,
 	return 0;
 }
 
-/* mkdir -p of dir's components below base (which exists). */
+/* mkdir -p path, its first skip bytes taken to exist. */
 static int
-mkdirs(const char *base, const char *rel, char **errmsg)
+mkdir_p(const char *path, size_t skip, char **errmsg)
 {
-	char	*p, *s;
-	int	 rv = 0;
+	char	*p = xstrdup(path), *s;
+	int	 rv = 0, last;
 
-	xasprintf(&p, "%s/%s", base, rel);
-	for (s = p + strlen(base) + 1; rv == 0; s++) {
+	for (s = p + skip; rv == 0; s++) {
 		if (*s != '/' && *s != '\0')
 			continue;
-		int end = *s == '\0';
+		last = *s == '\0';
 		*s = '\0';
 		if (mkdir(p, 0777) == -1 && errno != EEXIST) {
 			xasprintf(errmsg, "%s: %s", p, strerror(errno));
 			rv = -1;
 		}
-		if (end)
+		if (last)
 			break;
 		*s = '/';
 	}
@@ -610,41 +610,23 @@ source_staging_prepare(const struct source_job *job, char **errmsg)
 {
 	DIR		*d;
 	struct dirent	*e;
-	char		*copy, *s;
-	int		 rv = -1;
 
-	copy = xstrdup(job->staging_dir);
-	for (s = copy + 1; ; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		int end = *s == '\0';
-		*s = '\0';
-		if (mkdir(copy, 0777) == -1 && errno != EEXIST) {
-			xasprintf(errmsg, "%s: %s", copy, strerror(errno));
-			goto out;
-		}
-		if (end)
-			break;
-		*s = '/';
-	}
+	if (mkdir_p(job->staging_dir, 1, errmsg) == -1)
+		return -1;
 	if ((d = opendir(job->staging_dir)) == NULL) {
 		xasprintf(errmsg, "%s: %s", job->staging_dir, strerror(errno));
-		goto out;
+		return -1;
 	}
-	while ((e = readdir(d)) != NULL) {
+	while ((e = readdir(d)) != NULL)
 		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
 			break;
-	}
 	closedir(d);
 	if (e != NULL) {
 		xasprintf(errmsg, "%s: staging directory is not empty",
 		    job->staging_dir);
-		goto out;
+		return -1;
 	}
-	rv = 0;
-out:
-	free(copy);
-	return rv;
+	return 0;
 }
 
 /* Write len bytes to a new file path (it must not exist). */
@@ -712,13 +694,13 @@ source_stage_file(const struct source_job *job, const struct source_input *in,
 	if (fmt == SOURCE_FMT_YAML &&
 	    source_yaml_parse(name, buf, len, &doc, errmsg) == -1)
 		goto out;
-	dir = xstrdup(dst);
+	xasprintf(&out, "%s/%s", job->staging_dir, dst);
+	dir = xstrdup(out);
 	if ((slash = strrchr(dir, '/')) != NULL) {
 		*slash = '\0';
-		if (mkdirs(job->staging_dir, dir, errmsg) == -1)
+		if (mkdir_p(dir, strlen(job->staging_dir) + 1, errmsg) == -1)
 			goto out;
 	}
-	xasprintf(&out, "%s/%s", job->staging_dir, dst);
 	if (write_new(out, buf, len, errmsg) == -1)
 		goto out;
 	strv_push(&res->staged, dst);
@@ -790,7 +772,8 @@ snap_walk(const char *root, const char *rel, int depth, struct strv *files,
 		} else if (S_ISREG(st.st_mode))
 			strv_push_owned(files, sub);
 		else {
-			xasprintf(errmsg, "%s/%s: not a regular file", root, sub);
+			xasprintf(errmsg, "%s/%s: not a regular file", root,
+			    sub);
 			free(sub);
 			goto out;
 		}
@@ -1188,6 +1171,39 @@ static const char *const reserved[] = {
 	"lpt6", "lpt7", "lpt8", "lpt9",
 };
 
+/* ktx's slug for file names: lower case, runs of [^a-z0-9_] one "_",
+   "_" trimmed, at most 64 bytes; "src" when empty.  Caller frees. */
+static char *
+sl_slug(const char *name)
+{
+	struct sbuf	 b = { 0 };
+	const char	*p;
+	char		 c;
+	int		 us = 0;
+
+	for (p = name; *p != '\0'; p++) {
+		c = (char)tolower((unsigned char)*p);
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '_') {
+			if (us && b.len > 0)
+				sbuf_addc(&b, '_');
+			us = 0;
+			sbuf_addc(&b, c);
+		} else
+			us = 1;
+	}
+	if (b.len > 64)
+		b.len = 64;
+	while (b.len > 0 && b.s[b.len - 1] == '_')
+		b.len--;
+	if (b.len == 0) {
+		sbuf_release(&b);
+		return xstrdup("src");
+	}
+	b.s[b.len] = '\0';
+	return sbuf_take(&b);
+}
+
 char *
 source_sl_filename(const char *name)
 {
@@ -1195,17 +1211,15 @@ source_sl_filename(const char *name)
 	SHA2_CTX	 ctx;
 	const char	*p;
 	char		*slug, *file;
-	int		 plain = 1;
+	int		 plain;
 	size_t		 i;
 
-	if (!(*name >= 'a' && *name <= 'z') && !(*name >= '0' && *name <= '9'))
-		plain = 0;
+	plain = strlen(name) <= 64 &&
+	    ((*name >= 'a' && *name <= 'z') || (*name >= '0' && *name <= '9'));
 	for (p = name; *p != '\0' && plain; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
 		    *p == '_'))
 			plain = 0;
-	if (strlen(name) > 64)
-		plain = 0;
 	for (i = 0; plain && i < sizeof(reserved) / sizeof(reserved[0]); i++)
 		if (strcmp(name, reserved[i]) == 0)
 			plain = 0;
@@ -1213,33 +1227,7 @@ source_sl_filename(const char *name)
 		xasprintf(&file, "%s.yaml", name);
 		return file;
 	}
-	/* ktx: lower case, runs of [^a-z0-9_] one "_", trimmed, max 64. */
-	{
-		struct sbuf	b = { 0 };
-		int		us = 0;
-
-		for (p = name; *p != '\0'; p++) {
-			char c = (char)tolower((unsigned char)*p);
-			if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			    c == '_') {
-				if (us && b.len > 0)
-					sbuf_addc(&b, '_');
-				us = 0;
-				sbuf_addc(&b, c);
-			} else
-				us = 1;
-		}
-		while (b.len > 0 && b.s[b.len - 1] == '_')
-			b.s[--b.len] = '\0';
-		if (b.len > 64) {
-			b.len = 64;
-			b.s[64] = '\0';
-			while (b.len > 0 && b.s[b.len - 1] == '_')
-				b.s[--b.len] = '\0';
-		}
-		slug = b.len > 0 ? sbuf_take(&b) : (sbuf_release(&b),
-		    xstrdup("src"));
-	}
+	slug = sl_slug(name);
 	SHA256Init(&ctx);
 	SHA256Update(&ctx, (const unsigned char *)name, strlen(name));
 	SHA256Final(md, &ctx);

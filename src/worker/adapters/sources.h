@@ -56,7 +56,8 @@ struct source_job {
 	const struct ktx_connection *conn;
 	const char	*project_dir;	/* a relative source_dir is under it */
 	const char	*worktree;	/* the session worktree */
-	const char	*staging_dir;	/* .ktx/cache/local-ingest/<jobId>/staged */
+	/* .ktx/cache/local-ingest/<jobId>/staged */
+	const char	*staging_dir;
 	const char	*sync_id;
 	/* Database connections whose manifests may back sources, in order. */
 	const struct strv *warehouses;
@@ -70,9 +71,9 @@ enum source_output_kind {
 struct source_output {
 	enum source_output_kind	 kind;
 	char			*path;		/* relative to the worktree */
-	char			*key;		/* page key, or "<wh>/<source>" */
+	char			*key;		/* page key, "<wh>/<source>" */
 	struct strv		 raw_paths;	/* relative to the snapshot */
-	int			 changed;	/* 0: the file already had these bytes */
+	int			 changed;	/* 0: the bytes were there */
 };
 
 struct source_skip {
@@ -87,7 +88,7 @@ struct source_event {
 };
 
 struct source_result {
-	struct strv		 staged;	/* relative to the staging dir, sorted */
+	struct strv		 staged;	/* in the staging dir, sorted */
 	struct source_output	*outputs;	/* sorted by path */
 	size_t			 noutputs;
 	struct source_skip	*skips;

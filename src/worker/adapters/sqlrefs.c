@@ -83,7 +83,8 @@ skip_space_comments(struct lexer *lx)
 			continue;
 		}
 		/* Metabase optional clauses: the brackets are not SQL. */
-		if ((p[0] == '[' && p[1] == '[') || (p[0] == ']' && p[1] == ']')) {
+		if ((p[0] == '[' && p[1] == '[') ||
+		    (p[0] == ']' && p[1] == ']')) {
 			p += 2;
 			continue;
 		}
@@ -360,7 +361,8 @@ table_position(struct scan *sc)
 		next_tok(&sc->lx, &sc->t);
 		if (sc->t.type == T_WORD || sc->t.type == T_QUOTED ||
 		    sc->t.type == T_LPAREN || sc->t.type == T_TAG)
-			if (!is_kw(&sc->t, "select") && !is_kw(&sc->t, "with") &&
+			if (!is_kw(&sc->t, "select") &&
+			    !is_kw(&sc->t, "with") &&
 			    !is_kw(&sc->t, "values"))
 				table_position(sc);
 		return;
@@ -456,8 +458,8 @@ sql_refs_scan(const char *sql, struct sql_refs *out)
 			prev_func = prev_distinct = 0;
 			continue;
 		}
-		if (lv->query && (is_kw(&sc.t, "from") || is_kw(&sc.t, "join")) &&
-		    !prev_distinct) {
+		if (lv->query && !prev_distinct &&
+		    (is_kw(&sc.t, "from") || is_kw(&sc.t, "join"))) {
 			if (is_kw(&sc.t, "from"))
 				lv->in_from = 1;
 			next_tok(&sc.lx, &sc.t);

@@ -45,7 +45,8 @@ core_number(const char *s)
 		for (p = s + 2; *p != '\0'; p++) {
 			if (s[1] == 'o' && !(*p >= '0' && *p <= '7'))
 				return 0;
-			if (s[1] == 'x' && !strchr("0123456789abcdefABCDEF", *p))
+			if (s[1] == 'x' &&
+			    !strchr("0123456789abcdefABCDEF", *p))
 				return 0;
 		}
 		return p > s + 2;
@@ -147,7 +148,8 @@ source_yaml_parse(const char *name, const char *buf, size_t len, cJSON **out,
 	*out = NULL;
 	memset(stack, 0, sizeof(stack));
 	if (!yaml_parser_initialize(&parser)) {
-		xasprintf(errmsg, "%s: cannot initialize the YAML parser", name);
+		xasprintf(errmsg, "%s: cannot initialize the YAML parser",
+		    name);
 		return -1;
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
@@ -180,7 +182,8 @@ source_yaml_parse(const char *name, const char *buf, size_t len, cJSON **out,
 			    ev.start_mark.column + 1);
 			goto out;
 		case YAML_SCALAR_EVENT:
-			if (depth > 0 && cJSON_IsObject(stack[depth - 1].node) &&
+			if (depth > 0 &&
+			    cJSON_IsObject(stack[depth - 1].node) &&
 			    stack[depth - 1].key == NULL) {
 				stack[depth - 1].key = xstrdup(
 				    (const char *)ev.data.scalar.value);
@@ -190,7 +193,8 @@ source_yaml_parse(const char *name, const char *buf, size_t len, cJSON **out,
 			break;
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
-			if (depth > 0 && cJSON_IsObject(stack[depth - 1].node) &&
+			if (depth > 0 &&
+			    cJSON_IsObject(stack[depth - 1].node) &&
 			    stack[depth - 1].key == NULL) {
 				xasprintf(errmsg, "%s:%zu:%zu: a mapping key "
 				    "must be a scalar", name,
@@ -204,7 +208,8 @@ source_yaml_parse(const char *name, const char *buf, size_t len, cJSON **out,
 				    ev.start_mark.column + 1, SOURCE_MAX_DEPTH);
 				goto out;
 			}
-			stack[depth].node = ev.type == YAML_SEQUENCE_START_EVENT ?
+			stack[depth].node =
+			    ev.type == YAML_SEQUENCE_START_EVENT ?
 			    cJSON_CreateArray() : cJSON_CreateObject();
 			stack[depth].key = NULL;
 			depth++;
@@ -319,8 +324,8 @@ literal_ok(const char *s)
 	if (strchr(s, '\n') == NULL)
 		return 0;
 	for (p = (const unsigned char *)s; *p != '\0'; p++)
-		if (special_at(p) || (*p == '\t' && (p == (const unsigned char *)s ||
-		    p[-1] == '\n')))
+		if (special_at(p) || (*p == '\t' &&
+		    (p == (const unsigned char *)s || p[-1] == '\n')))
 			return 0;
 	/* The first non-empty line sets the indentation: no leading space. */
 	for (q = s; *q == '\n'; q++)
@@ -500,7 +505,8 @@ emit_coll(const cJSON *v, int indent, int first, struct sbuf *b)
 			continue;
 		}
 		sbuf_addc(b, '-');
-		if ((cJSON_IsObject(c) || cJSON_IsArray(c)) && c->child != NULL) {
+		if ((cJSON_IsObject(c) || cJSON_IsArray(c)) &&
+		    c->child != NULL) {
 			sbuf_addc(b, ' ');
 			emit_coll(c, indent + 2, 1, b);
 		} else
