@@ -814,6 +814,48 @@ START_TEST(test_fixture_deterministic_and_idempotent)
 }
 END_TEST
 
+/* A page over the gates' 8 MiB limit is skipped, not written. */
+START_TEST(test_oversized_page_skipped)
+{
+	struct st_env	 env;
+	struct sbuf	 b = { 0 };
+	size_t		 i;
+
+	st_env_init(&env, "dbt", "dbt", "dbt");
+	sbuf_adds(&b, "{\"metadata\": {\"project_name\": \"p\"}, \"nodes\": {"
+	    "\"model.p.big\": {\"resource_type\": \"model\", \"package_name\": "
+	    "\"p\", \"name\": \"big\", \"schema\": \"s\", \"description\": \"");
+	for (i = 0; i < (size_t)SOURCE_TEXT_MAX_BYTES / 8 + 1; i++)
+		sbuf_adds(&b, "8 bytes ");
+	sbuf_adds(&b, "\"}, \"model.p.small\": {\"resource_type\": \"model\", "
+	    "\"package_name\": \"p\", \"name\": \"small\", \"schema\": \"s\", "
+	    "\"description\": \"Small\"}}}\n");
+	st_write(env.project, "dbt/manifest.json", b.s, b.len);
+	sbuf_release(&b);
+	ck_assert_msg(st_run(&env) == 0, "%s", env.err);
+	ck_assert_uint_eq(env.res.noutputs, 1);
+	ck_assert_str_eq(env.res.outputs[0].path, "wiki/global/dbt-small.md");
+	ck_assert_uint_eq(env.res.nskips, 1);
+	ck_assert_str_eq(env.res.skips[0].item, "wiki/global/dbt-big.md");
+	ck_assert_ptr_nonnull(strstr(env.res.skips[0].reason,
+	    " bytes, over the limit of 8388608"));
+	st_env_release(&env);
+}
+END_TEST
+
+/* A source_dir that holds the session worktree would read our output. */
+START_TEST(test_source_dir_holds_worktree)
+{
+	struct st_env	env;
+
+	small_project(&env, 1);
+	free(env.conn.source_dir);
+	env.conn.source_dir = xstrdup(".");
+	expect_failure(&env, ".: holds the session worktree");
+	st_env_release(&env);
+}
+END_TEST
+
 /* ktx's file names for semantic-layer sources. */
 START_TEST(test_sl_filename)
 {
@@ -868,6 +910,8 @@ main(void)
 	tcase_add_test(bad, test_symlink_inside_is_followed);
 	tcase_add_test(bad, test_write_refuses_symlinked_dir);
 	tcase_add_test(bad, test_staging_must_be_empty);
+	tcase_add_test(bad, test_oversized_page_skipped);
+	tcase_add_test(bad, test_source_dir_holds_worktree);
 	suite_add_tcase(s, bad);
 	tcase_add_test(fx, test_fixture_dbt_bouncer);
 	tcase_add_test(fx, test_fixture_dbterd);

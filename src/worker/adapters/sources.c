@@ -343,12 +343,24 @@ jint(const cJSON *item, long long *out)
 
 /* ---- staging ---- */
 
+/* Whether real lies inside root (or is root). */
+static int
+path_inside(const char *root, const char *real)
+{
+	size_t	n = strlen(root);
+
+	if (strcmp(root, "/") == 0)
+		return 1;
+	return strncmp(root, real, n) == 0 &&
+	    (real[n] == '\0' || real[n] == '/');
+}
+
 int
 source_input_open(const struct source_job *job, struct source_input *in,
     char **errmsg)
 {
 	const char	*dir = job->conn->source_dir;
-	char		*path = NULL, *real;
+	char		*path = NULL, *real, *wt = NULL;
 	struct stat	 st;
 	int		 rv = -1;
 
@@ -372,8 +384,16 @@ source_input_open(const struct source_job *job, struct source_input *in,
 		xasprintf(errmsg, "%s: not a directory", dir);
 		goto out;
 	}
+	/* Reading the worktree as input would read our own output. */
+	if ((wt = realpath(job->worktree, NULL)) != NULL &&
+	    path_inside(real, wt)) {
+		xasprintf(errmsg, "%s: holds the session worktree; point "
+		    "source_dir at the export itself", dir);
+		goto out;
+	}
 	rv = 0;
 out:
+	free(wt);
 	free(path);
 	if (rv == -1)
 		source_input_release(in);
@@ -386,18 +406,6 @@ source_input_release(struct source_input *in)
 	free(in->root);
 	free(in->name);
 	memset(in, 0, sizeof(*in));
-}
-
-/* Whether real lies inside root (or is root). */
-static int
-path_inside(const char *root, const char *real)
-{
-	size_t	n = strlen(root);
-
-	if (strcmp(root, "/") == 0)
-		return 1;
-	return strncmp(root, real, n) == 0 &&
-	    (real[n] == '\0' || real[n] == '/');
 }
 
 static char *
@@ -1314,6 +1322,35 @@ same_bytes(const char *path, const char *data, size_t len)
 	return same;
 }
 
+/*
+ * Pages and overlays over the gates' size limit are not written: each is
+ * a skipped item.
+ */
+static void
+drop_oversized(struct source_plan *plan, struct source_result *res)
+{
+	struct source_file	*f;
+	char			*why;
+	size_t			 i, kept = 0;
+
+	for (i = 0; i < plan->n; i++) {
+		f = &plan->v[i];
+		if (f->len <= SOURCE_TEXT_MAX_BYTES) {
+			plan->v[kept++] = *f;
+			continue;
+		}
+		xasprintf(&why, "%zu bytes, over the limit of %d", f->len,
+		    SOURCE_TEXT_MAX_BYTES);
+		source_skip_add(res, f->path, why, &f->raw_paths);
+		free(why);
+		free(f->path);
+		free(f->key);
+		free(f->data);
+		strv_release(&f->raw_paths);
+	}
+	plan->n = kept;
+}
+
 static int
 file_cmp(const void *a, const void *b)
 {
@@ -1340,6 +1377,7 @@ source_plan_write(struct source_plan *plan, const char *worktree,
 		}
 	}
 	changed = xcalloc(plan->n + 1, 1);
+	drop_oversized(plan, res);
 	/*
 	 * First every new content into a temporary file beside its target,
 	 * and a second name (a hard link) for each file it replaces.
