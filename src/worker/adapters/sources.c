@@ -1,7 +1,7 @@
 /*
  * What the built-in source adapters share: results, staging the input,
  * reading the snapshot, page keys and summaries, link requests, rendering
- * pages, writing the worktree all or nothing, and the warehouse manifests.
+ * pages, writing the worktree all or nothing, and warehouse lookups.
  */
 #include "config.h"
 
@@ -12,7 +12,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <sha2.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -891,8 +890,8 @@ source_key(const char *conn_id, const char *name)
 
 	c = source_slug(conn_id, KEY_NAME_MAX);
 	n = source_slug(name, KEY_NAME_MAX);
-	xasprintf(&key, "%s%s%s", *c != '\0' ? c : "source",
-	    "-", *n != '\0' ? n : "untitled");
+	xasprintf(&key, "%s-%s", *c != '\0' ? c : "source",
+	    *n != '\0' ? n : "untitled");
 	free(c);
 	free(n);
 	return key;
@@ -958,7 +957,7 @@ char *
 source_summary(const char *text, const char *fallback)
 {
 	struct sbuf	 b = { 0 };
-	const char	*p = text, *eol;
+	const char	*p = text, *eol, *s;
 	size_t		 cut, i;
 	int		 space = 0, started = 0;
 
@@ -968,7 +967,7 @@ source_summary(const char *text, const char *fallback)
 		eol = strchr(p, '\n');
 		if (eol == NULL)
 			eol = p + strlen(p);
-		const char *s = p;
+		s = p;
 		while (s < eol && (*s == ' ' || *s == '\t' || *s == '\r'))
 			s++;
 		if (s == eol) {
