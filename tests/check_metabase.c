@@ -636,6 +636,22 @@ START_TEST(test_ambiguous_and_empty_layouts)
 }
 END_TEST
 
+START_TEST(test_huge_card)
+{
+	struct st_env	 env;
+	char		*p;
+
+	small_env(&env);
+	st_writes(env.project, "mb/card/2.json", "");
+	xasprintf(&p, "%s/mb/card/2.json", env.project);
+	ck_assert_int_eq(truncate(p, (off_t)SOURCE_TEXT_MAX_BYTES + 1), 0);
+	free(p);
+	expect_failure(&env, "mb/card/2.json: file is 8388609 bytes, over the "
+	    "limit of 8388608");
+	st_env_release(&env);
+}
+END_TEST
+
 START_TEST(test_symlink_out)
 {
 	struct st_env	 env;
@@ -687,6 +703,7 @@ main(void)
 	tcase_add_test(bad, test_yaml_not_utf8);
 	tcase_add_test(bad, test_not_a_card);
 	tcase_add_test(bad, test_ambiguous_and_empty_layouts);
+	tcase_add_test(bad, test_huge_card);
 	tcase_add_test(bad, test_symlink_out);
 	suite_add_tcase(s, bad);
 	sr = srunner_create(s);

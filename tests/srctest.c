@@ -14,6 +14,7 @@
 
 #include "gates.h"
 #include "reconcile.h"
+#include "wiki.h"
 #include "srctest.h"
 
 char *
@@ -359,6 +360,7 @@ st_pipeline(struct st_env *env, size_t *resolved)
 	struct gate_report	 rep = { 0 };
 	struct strv		 changed = { 0 }, raw = { 0 };
 	struct gate_path	*paths;
+	const struct source_output *o;
 	char			*snap, *rel, *data, *err = NULL;
 	size_t			 i, j, len;
 
@@ -374,6 +376,14 @@ st_pipeline(struct st_env *env, size_t *resolved)
 		free(data);
 	}
 	for (i = 0; i < env->res.noutputs; i++) {
+		/* Keys ktx's ref checks take, each page once. */
+		o = &env->res.outputs[i];
+		if (o->kind == SOURCE_WIKI)
+			ck_assert_msg(wiki_ref_key_valid(o->key), "key %s",
+			    o->key);
+		if (i > 0)
+			ck_assert_str_lt(env->res.outputs[i - 1].path,
+			    env->res.outputs[i].path);
 		strv_push(&changed, env->res.outputs[i].path);
 		for (j = 0; j < env->res.outputs[i].raw_paths.n; j++)
 			strv_add_unique(&raw,
