@@ -592,9 +592,12 @@ source_input_walk(const struct source_input *in, const char *rel,
 static int
 mkdir_p(const char *path, size_t skip, char **errmsg)
 {
-	char	*p = xstrdup(path), *s;
+	char	*p, *s;
 	int	 rv = 0, last;
 
+	if (skip >= strlen(path))
+		return 0;
+	p = xstrdup(path);
 	for (s = p + skip; rv == 0; s++) {
 		if (*s != '/' && *s != '\0')
 			continue;
