@@ -58,8 +58,12 @@ struct source_job {
 	const char	*worktree;	/* the session worktree */
 	/* .ktx/cache/local-ingest/<jobId>/staged */
 	const char	*staging_dir;
-	const char	*sync_id;
-	/* Database connections whose manifests may back sources, in order. */
+	const char	*sync_id;	/* names the snapshot in raw-sources/ */
+	/*
+	 * The database connections whose semantic layer may back sources:
+	 * dbt and Notion search them in order; Metabase takes
+	 * conn->mappings_connection, else the only one listed.
+	 */
 	const struct strv *warehouses;
 };
 
@@ -83,7 +87,7 @@ struct source_skip {
 };
 
 struct source_event {
-	char		*event;		/* "card_skipped", ... */
+	char		*event;		/* "metabase_card_skipped", ... */
 	cJSON		*data;		/* an object */
 };
 
