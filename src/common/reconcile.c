@@ -188,68 +188,6 @@ resolve_page(const struct reconciler *rc, const char *text, const char *label,
 	return out;
 }
 
-/* A table ref as tableExists compares it: lower case, no quotes or brackets. */
-static char *
-norm_table_ref(const char *s)
-{
-	char	*out = xmalloc(strlen(s) + 1), *o = out;
-
-	for (; *s != '\0'; s++)
-		if (strchr("\"`[]", *s) == NULL)
-			*o++ = (char)tolower((unsigned char)*s);
-	*o = '\0';
-	return out;
-}
-
-/*
- * Whether the normalized ref nref names s: its name, its table, or a tail
- * of its table after a '.'.
- */
-static int
-names_table(const struct sl_source *s, const char *nref)
-{
-	char	*n;
-	size_t	 ln, lr = strlen(nref);
-	int	 m;
-
-	n = norm_table_ref(s->name);
-	m = strcmp(n, nref) == 0;
-	free(n);
-	if (m || s->table == NULL)
-		return m;
-	n = norm_table_ref(s->table);
-	ln = strlen(n);
-	m = strcmp(n, nref) == 0 || (lr > 0 && ln > lr &&
-	    n[ln - lr - 1] == '.' && strcmp(n + ln - lr, nref) == 0);
-	free(n);
-	return m;
-}
-
-/*
- * The source a table request names in conn (any connection when NULL).
- * Whether the table exists is sl_table_exists's answer, so the inline
- * code written for it always passes the gates; which source to add to
- * sl_refs is the first, in the model's order, that ktx's rule matches.
- */
-static const struct sl_source *
-table_source(const struct sl *sl, const char *conn, const char *ref,
-    int *exists)
-{
-	const struct sl_source	*found = NULL;
-	char			*nref;
-	size_t			 i;
-
-	if (!(*exists = sl_table_exists(sl, conn, ref)))
-		return NULL;
-	nref = norm_table_ref(ref);
-	for (i = 0; i < sl->nsources && found == NULL; i++)
-		if ((conn == NULL || strcmp(sl->sources[i].conn, conn) == 0) &&
-		    names_table(&sl->sources[i], nref))
-			found = &sl->sources[i];
-	free(nref);
-	return found;
-}
-
 /*
  * [[?table:[conn/]ref|label]]: the replacement, *found whether the table
  * exists and *src the source it resolves to (NULL if none).  Caller frees.
@@ -269,12 +207,12 @@ resolve_table(const struct reconciler *rc, const char *text,
 		ref = slash + 1;
 	}
 	if (conn != NULL || rc->conns == NULL) {
-		*src = table_source(rc->sl, conn, ref, found);
+		*found = (*src = sl_table_find(rc->sl, conn, ref)) != NULL;
 		in = conn;
 	} else
 		for (i = 0; i < rc->conns->n && !*found; i++) {
-			*src = table_source(rc->sl, rc->conns->v[i], ref,
-			    found);
+			*found = (*src = sl_table_find(rc->sl,
+			    rc->conns->v[i], ref)) != NULL;
 			in = rc->conns->v[i];
 		}
 	/* The connection the gates will look in: the one it was found in. */

@@ -2431,7 +2431,7 @@ index_tables(struct sl_index *ix, const struct sl_source *s)
 	const char	*p;
 
 	n = norm_ref(s->name);
-	index_pair(&ix->tables, &ix->tables_any, s->conn, n, (void *)1);
+	index_pair(&ix->tables, &ix->tables_any, s->conn, n, (void *)s);
 	free(n);
 	if (s->table == NULL)
 		return;
@@ -2441,7 +2441,7 @@ index_tables(struct sl_index *ix, const struct sl_source *s)
 			p++;
 		if (*p != '\0')
 			index_pair(&ix->tables, &ix->tables_any, s->conn, p,
-			    (void *)1);
+			    (void *)s);
 	}
 	free(n);
 }
@@ -2694,25 +2694,31 @@ sl_entity_kind(const struct sl *sl, const struct sl_source *src,
 	return (unsigned)(uintptr_t)v;
 }
 
-int
-sl_table_exists(const struct sl *sl, const char *conn, const char *ref)
+const struct sl_source *
+sl_table_find(const struct sl *sl, const char *conn, const char *ref)
 {
-	char	*n, *k;
-	size_t	 klen;
-	int	 found;
+	const struct sl_source	*found;
+	char			*n, *k;
+	size_t			 klen;
 
 	if (sl->index == NULL)
-		return 0;
+		return NULL;
 	n = norm_ref(ref);
 	if (conn == NULL)
-		found = ht_get(&sl->index->tables_any, n, strlen(n)) != NULL;
+		found = ht_get(&sl->index->tables_any, n, strlen(n));
 	else {
 		k = key2(conn, n, &klen);
-		found = ht_get(&sl->index->tables, k, klen) != NULL;
+		found = ht_get(&sl->index->tables, k, klen);
 		free(k);
 	}
 	free(n);
 	return found;
+}
+
+int
+sl_table_exists(const struct sl *sl, const char *conn, const char *ref)
+{
+	return sl_table_find(sl, conn, ref) != NULL;
 }
 
 const struct sl_file *

@@ -230,6 +230,9 @@ unsigned sl_entity_kind(const struct sl *sl, const struct sl_source *src,
  */
 int	 sl_table_exists(const struct sl *sl, const char *conn,
 	    const char *ref);
+/* The source sl_table_exists matches: the first in the model's order. */
+const struct sl_source *sl_table_find(const struct sl *sl, const char *conn,
+	    const char *ref);
 
 /* The file at path ("semantic-layer/wh/x.yaml"), or NULL. */
 const struct sl_file *sl_file_find(const struct sl *sl, const char *path);

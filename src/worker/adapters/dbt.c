@@ -459,7 +459,7 @@ backing(const struct dbt *d, const struct dbt_node *n, const char **whp)
 	size_t			 i;
 
 	for (i = 0; n->relation != NULL && whs != NULL && i < whs->n; i++) {
-		t = source_table_find(&d->sl, whs->v[i], n->relation);
+		t = sl_table_find(&d->sl, whs->v[i], n->relation);
 		if (t != NULL) {
 			*whp = whs->v[i];
 			return t;

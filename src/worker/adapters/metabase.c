@@ -729,7 +729,7 @@ judge(struct mb *m, struct card *c)
 		goto out;
 	}
 	for (i = 0; i < tables.n; i++) {
-		if (source_table_find(&m->sl, m->wh, tables.v[i]) == NULL) {
+		if (sl_table_find(&m->sl, m->wh, tables.v[i]) == NULL) {
 			xasprintf(&s, "%s (not in %s's manifest)", tables.v[i],
 			    m->wh);
 			push_unique(&missing, s);
@@ -772,7 +772,7 @@ project_card(struct mb *m, struct card *c)
 	if (type != NULL && *type != '\0')
 		strv_push(&pg.tags, type);
 	for (i = 0; m->wh != NULL && i < tables.n; i++)
-		if ((t = source_table_find(&m->sl, m->wh, tables.v[i])) != NULL)
+		if ((t = sl_table_find(&m->sl, m->wh, tables.v[i])) != NULL)
 			push_unique(&pg.sl_refs, t->name);
 	for (i = 0; i < c->raw.n; i++)
 		strv_push(&pg.raw_paths, c->raw.v[i]);

@@ -511,7 +511,7 @@ table_known(const struct notion *n, const char *ref)
 	size_t			 i;
 
 	for (i = 0; whs != NULL && i < whs->n; i++)
-		if (source_table_find(&n->sl, whs->v[i], ref) != NULL)
+		if (sl_table_find(&n->sl, whs->v[i], ref) != NULL)
 			return 1;
 	return 0;
 }

@@ -1473,56 +1473,6 @@ out:
 
 /* ---- the warehouse side ---- */
 
-/* ref without quotes, backticks and brackets, lower case.  Caller frees. */
-static char *
-ref_norm(const char *ref)
-{
-	struct sbuf	 b = { 0 };
-
-	for (; *ref != '\0'; ref++)
-		if (*ref != '"' && *ref != '`' && *ref != '[' && *ref != ']')
-			sbuf_addc(&b, (char)tolower((unsigned char)*ref));
-	return sbuf_take(&b);
-}
-
-static int
-source_matches(const struct sl_source *s, const char *ref)
-{
-	char	*name, *table;
-	size_t	 tl, rl = strlen(ref);
-	int	 ok;
-
-	name = ref_norm(s->name);
-	ok = strcmp(name, ref) == 0;
-	free(name);
-	if (ok || s->table == NULL)
-		return ok;
-	table = ref_norm(s->table);
-	tl = strlen(table);
-	ok = strcmp(table, ref) == 0 || (rl > 0 && tl > rl &&
-	    table[tl - rl - 1] == '.' && strcmp(table + tl - rl, ref) == 0);
-	free(table);
-	return ok;
-}
-
-const struct sl_source *
-source_table_find(const struct sl *sl, const char *conn, const char *ref)
-{
-	const struct sl_source	*found = NULL;
-	char			*r;
-	size_t			 i;
-
-	if (!sl_table_exists(sl, conn, ref))
-		return NULL;
-	r = ref_norm(ref);
-	for (i = 0; i < sl->nsources && found == NULL; i++)
-		if (strcmp(sl->sources[i].conn, conn) == 0 &&
-		    source_matches(&sl->sources[i], r))
-			found = &sl->sources[i];
-	free(r);
-	return found;
-}
-
 int
 source_has_manifest(const struct sl *sl, const char *conn)
 {

@@ -320,15 +320,8 @@ void	 source_plan_release(struct source_plan *);
  * "<slug>-<8 hex of sha256(name)>.yaml".  Caller frees. */
 char	*source_sl_filename(const char *name);
 
-/*
- * The warehouse side, read through the semantic layer of the session
- * worktree (sl.h).  source_table_find: the composed source of conn that
- * ktx's tableExists (sl_table_exists) matches ref with, the first by name:
- * its name equals ref or its table equals or ends with ".<ref>", ignoring
- * case, quotes, backticks and brackets; NULL when there is none.
- */
-const struct sl_source *source_table_find(const struct sl *, const char *conn,
-	    const char *ref);
+/* The warehouse side, read through the semantic layer of the session
+ * worktree (sl.h, sl_table_find). */
 /* Whether conn has a manifest shard (semantic-layer/<conn>/_schema/). */
 int	 source_has_manifest(const struct sl *, const char *conn);
 /* The table column (not a computed one) of src named col, ignoring case,
