@@ -23,8 +23,10 @@ done
 fact() {
 	awk -F'|' -v key="\`$2\`" '
 	    { k = $2; gsub(/^ +| +$/, "", k) }
-	    k == key { v = $3; gsub(/^ +| +$/, "", v); gsub(/`/, "", v);
-	        n = split(v, a, /, */); for (i = 1; i <= n; i++) print a[i]; found = 1 }
+	    k == key { v = $3; gsub(/^ +| +$/, "", v); gsub(/`/, "", v)
+	        n = split(v, a, /, */)
+	        for (i = 1; i <= n; i++) print a[i]
+	        found = 1 }
 	    END { exit !found }' "$1/CONTENT.md"
 }
 
@@ -41,7 +43,8 @@ nbuilt=0
 build_wh() {
 	nbuilt=$((nbuilt + 1))
 	rm -f "$T/wh$nbuilt.sqlite"
-	sqlite3 -bail "$T/wh$nbuilt.sqlite" <"$1/warehouse.sql" >"$T/wh.err" 2>&1 || {
+	sqlite3 -bail "$T/wh$nbuilt.sqlite" <"$1/warehouse.sql" \
+	    >"$T/wh.err" 2>&1 || {
 		cat "$T/wh.err" >&2
 		return 1
 	}
@@ -65,12 +68,15 @@ v_warehouse() {
 	out=$(sqlite3 "$wh" 'PRAGMA integrity_check')
 	[ "$out" = ok ] || { echo "integrity_check: $out" >&2; return 1; }
 	same warehouse.tables "$(fact "$1" warehouse.tables)" \
-	    "$(sqlite3 "$wh" "select name from sqlite_master where type = 'table' order by name")" &&
+	    "$(sqlite3 "$wh" "select name from sqlite_master
+	        where type = 'table' order by name")" &&
 	same warehouse.views "$(fact "$1" warehouse.views)" \
-	    "$(sqlite3 "$wh" "select name from sqlite_master where type = 'view' order by name")" &&
+	    "$(sqlite3 "$wh" "select name from sqlite_master
+	        where type = 'view' order by name")" &&
 	same warehouse.foreign_keys "$(fact "$1" warehouse.foreign_keys)" \
-	    "$(sqlite3 "$wh" "select m.name || '.' || group_concat(f.\"from\", '+') || ' -> ' ||
-	        f.\"table\" from sqlite_master m, pragma_foreign_key_list(m.name) f
+	    "$(sqlite3 "$wh" "select m.name || '.' ||
+	        group_concat(f.\"from\", '+') || ' -> ' || f.\"table\"
+	        from sqlite_master m, pragma_foreign_key_list(m.name) f
 	        where m.type = 'table' group by m.name, f.id order by 1")" &&
 	same warehouse.rows "$(fact "$1" warehouse.rows)" \
 	    "$(wh_relations "$wh" | while read -r t; do
@@ -105,8 +111,9 @@ md_links() {
 	    { out = ""
 	      while (match($0, /%[0-9A-Fa-f][0-9A-Fa-f]/)) {
 		h = tolower(substr($0, RSTART + 1, 2))
-		out = out substr($0, 1, RSTART - 1) sprintf("%c", \
-		    (index(hex, substr(h, 1, 1)) - 1) * 16 + index(hex, substr(h, 2, 1)) - 1)
+		c = (index(hex, substr(h, 1, 1)) - 1) * 16
+		c += index(hex, substr(h, 2, 1)) - 1
+		out = out substr($0, 1, RSTART - 1) sprintf("%c", c)
 		$0 = substr($0, RSTART + 3) }
 	      print out $0 }'
 }
@@ -118,9 +125,9 @@ v_notion_links() {
 		md_links "$f" | while IFS= read -r l; do
 			target=$(realpath -m --relative-to="$n" "$dir/$l")
 			case $target in
-			../*) echo "$f: link leaves the export: $l" >&2 ;;
+			../*)	echo "$target (outside the export)" ;;
+			*)	[ -e "$n/$target" ] || echo "$target" ;;
 			esac
-			[ -e "$n/$target" ] || echo "$target"
 		done
 	done | sort -u)
 	same notion.missing_links "$(fact "$1" notion.missing_links)" "$missing"
@@ -132,8 +139,10 @@ v_notion_tree() {
 	# its _all twin) or the folder of the page or database of the same name.
 	while IFS= read -r f; do
 		base=$(basename "$f")
-		id=$(printf '%s\n' "$base" | sed -nE 's/^.+ ([0-9a-f]{32})(\.md|\.csv|_all\.csv)?$/\1/p')
-		[ -n "$id" ] || { echo "$f: no Notion id in the name" >&2; ok=1; continue; }
+		id=$(printf '%s\n' "$base" |
+		    sed -nE 's/^.+ ([0-9a-f]{32})(\.md|\.csv|_all\.csv)?$/\1/p')
+		[ -n "$id" ] ||
+		    { echo "$f: no Notion id in the name" >&2; ok=1; continue; }
 		if [ -d "$f" ]; then
 			[ -f "$f.md" ] || [ -f "$f.csv" ] ||
 			    { echo "$f: folder without its page" >&2; ok=1; }
@@ -151,10 +160,11 @@ v_notion_tree() {
 	done <<EOF
 $(find "$n" -mindepth 1 | sort)
 EOF
-	dup=$(find "$n" -mindepth 1 -name '*[0-9a-f]' -o -name '*.md' -o -name '*.csv' |
+	dup=$(find "$n" -mindepth 1 |
 	    sed -nE 's/^.* ([0-9a-f]{32})(\.md|\.csv|_all\.csv)?$/\1/p' | sort -u |
 	    while read -r id; do
-		find "$n" -name "* $id*" | sed -E 's/(\.md|_all\.csv|\.csv)$//' | sort -u |
+		find "$n" -name "* $id*" |
+		    sed -E 's/(\.md|_all\.csv|\.csv)$//' | sort -u |
 		    awk -v id="$id" 'END { if (NR > 1) print id }'
 	    done)
 	[ -z "$dup" ] || { echo "ids used by more than one object: $dup" >&2; ok=1; }
@@ -167,7 +177,8 @@ EOF
 	same notion.md_pages "$(fact "$1" notion.md_pages)" "$pages" &&
 	same notion.databases "$(fact "$1" notion.databases)" "$dbs" &&
 	same notion.pages "$(fact "$1" notion.pages)" "$((pages + dbs))" &&
-	same notion.duplicate_titles "$(fact "$1" notion.duplicate_titles)" "$titles" &&
+	same notion.duplicate_titles "$(fact "$1" notion.duplicate_titles)" \
+	    "$titles" &&
 	return $ok
 }
 
@@ -205,12 +216,13 @@ sql_tables() {
 card_tables() {
 	local api=$1 card=$1/card/$2.json q kind ref
 	[ -f "$card" ] || { echo "card $2 missing"; return; }
-	q=$(jq -r '.dataset_query | .native.query // (.stages[]?.native // empty)' "$card")
+	q=$(jq -r '.dataset_query |
+	    .native.query // (.stages[]?.native // empty)' "$card")
 	[ -n "$q" ] && printf '%s\n' "$q" | sql_tables
 	jq -r '.dataset_query | .. | objects |
 	    ((.["source-table"] | select(. != null) |
 	        if type == "number" then "table \(.)"
-	        elif type == "string" and startswith("card__") then "card \(ltrimstr("card__"))"
+	        elif startswith("card__") then "card \(ltrimstr("card__"))"
 	        else "table \(.)" end),
 	     (.["source-card"] | select(. != null) | "card \(.)"))' "$card" |
 	while read -r kind ref; do
@@ -227,11 +239,14 @@ v_metabase() {
 	local mb=$1/metabase/api wh f id tables missing ok=0 pages="" skipped="" nl='
 '
 	wh=$(build_wh "$1") || return 1
-	jq -e 'length == 1 and .[0].engine == "sqlite"' "$mb/database.json" >/dev/null ||
+	jq -e 'length == 1 and .[0].engine == "sqlite"' "$mb/database.json" \
+	    >/dev/null ||
 	    { echo "database.json: want one sqlite database" >&2; ok=1; }
 	jq -e --slurpfile db "$mb/database.json" \
-	    'all(.[]; .schema == "main" and .db_id == $db[0][0].id)' "$mb/table.json" >/dev/null ||
-	    { echo "table.json: a table not in schema main of the database" >&2; ok=1; }
+	    'all(.[]; .schema == "main" and .db_id == $db[0][0].id)' \
+	    "$mb/table.json" >/dev/null ||
+	    { echo "table.json: a table outside schema main of the database" >&2
+	      ok=1; }
 	same "table.json against the warehouse" "$(wh_relations "$wh")" \
 	    "$(jq -r '.[].name' "$mb/table.json" | sort)" || ok=1
 	for f in "$mb"/card/*.json; do
@@ -256,8 +271,10 @@ v_metabase() {
 	done
 	same metabase.cards "$(fact "$1" metabase.cards)" \
 	    "$(ls "$mb/card" | sed 's/\.json$//' | sort -n)" &&
-	same metabase.pages "$(fact "$1" metabase.pages)" "$(printf %s "$pages" | sort -n)" &&
-	same metabase.skipped "$(fact "$1" metabase.skipped)" "$(printf %s "$skipped" | sort -n)" &&
+	same metabase.pages "$(fact "$1" metabase.pages)" \
+	    "$(printf %s "$pages" | sort -n)" &&
+	same metabase.skipped "$(fact "$1" metabase.skipped)" \
+	    "$(printf %s "$skipped" | sort -n)" &&
 	return $ok
 }
 
@@ -269,9 +286,11 @@ v_dbt() {
 	wh=$(build_wh "$1") || return 1
 	project=$(jq -r .metadata.project_name "$t/manifest.json")
 	same dbt.project "$(fact "$1" dbt.project)" "$project" || ok=1
-	jq -e '.metadata.dbt_schema_version == "https://schemas.getdbt.com/dbt/manifest/v12.json"' \
+	jq -e '.metadata.dbt_schema_version ==
+	    "https://schemas.getdbt.com/dbt/manifest/v12.json"' \
 	    "$t/manifest.json" >/dev/null &&
-	jq -e '.metadata.dbt_schema_version == "https://schemas.getdbt.com/dbt/catalog/v1.json"' \
+	jq -e '.metadata.dbt_schema_version ==
+	    "https://schemas.getdbt.com/dbt/catalog/v1.json"' \
 	    "$t/catalog.json" >/dev/null ||
 	    { echo "dbt: want manifest v12 and catalog v1" >&2; ok=1; }
 	# The graph: unique ids are keys, dependencies exist, parent_map is
@@ -284,14 +303,17 @@ v_dbt() {
 	        select($all[.] == null) | "\($u): depends on missing \(.)"),
 	    (.nodes[] | .unique_id as $u | .depends_on.macros[] |
 	        select($m.macros[.] == null) | "\($u): depends on missing \(.)"),
-	    (($m.parent_map | keys) - ($all | keys) | .[] | "parent_map: stray \(.)"),
-	    (($all | keys) - ($m.parent_map | keys) | .[] | "parent_map: no \(.)"),
+	    (($m.parent_map | keys) - ($all | keys) | .[] |
+	        "parent_map: stray \(.)"),
+	    (($all | keys) - ($m.parent_map | keys) | .[] |
+	        "parent_map: no \(.)"),
 	    ($all[] | select((.depends_on.nodes // [] | sort) !=
 	        ($m.parent_map[.unique_id] // [] | sort)) |
 	        "\(.unique_id): parent_map is not depends_on"),
 	    ($m.parent_map | keys[] as $k |
 	        select(($m.child_map[$k] // [] | sort) !=
-	            ([$m.parent_map | to_entries[] | select(any(.value[]; . == $k)) | .key] | sort)) |
+	            ([$m.parent_map | to_entries[] |
+	                select(any(.value[]; . == $k)) | .key] | sort)) |
 	        "\($k): child_map is not the inverse of parent_map")' \
 	    "$t/manifest.json" >"$T/dbt.err" || ok=1
 	[ -s "$T/dbt.err" ] && { cat "$T/dbt.err" >&2; ok=1; }
@@ -309,16 +331,20 @@ v_dbt() {
 		    "$(jq -r --arg r "$rel" '(.nodes + .sources)[] |
 		        select(.metadata.name == $r) | .columns | to_entries |
 		        sort_by(.value.index)[] |
-		        "\(.value.index) \(.key) \(.value.type)"' "$t/catalog.json")" || echo bad
+		        "\(.value.index) \(.key) \(.value.type)"' \
+		        "$t/catalog.json")" || echo bad
 	done >"$T/dbt.out"
 	grep -qx bad "$T/dbt.out" && ok=1
 	# Relations: "<schema>.<alias or identifier>" of the root project's
 	# models and sources, for all but ephemeral models.
 	jq -r --arg p "$project" '
 	    (.nodes + .sources)[] |
-	    select(.package_name == $p and (.resource_type == "model" or .resource_type == "source")) |
-	    [.unique_id, (.config.materialized // "source"), .schema, (.identifier // .alias),
-	     ((.description != "") or any(.columns[]; .description != "") | tostring)] |
+	    select(.package_name == $p and
+	        (.resource_type == "model" or .resource_type == "source")) |
+	    [.unique_id, (.config.materialized // "source"), .schema,
+	     (.identifier // .alias),
+	     ((.description != "") or any(.columns[]; .description != "") |
+	        tostring)] |
 	    @tsv' "$t/manifest.json" | sort >"$T/dbt.nodes"
 	rels=$(wh_relations "$wh")
 	: >"$T/dbt.unbacked"; : >"$T/dbt.overlays"; : >"$T/dbt.nosl"
@@ -330,7 +356,8 @@ v_dbt() {
 			backed=1
 		fi
 		[ "$mat" = ephemeral ] && echo "$uid" >>"$T/dbt.eph"
-		[ "$mat" != ephemeral ] && [ $backed = 0 ] && echo "$uid" >>"$T/dbt.unbacked"
+		[ "$mat" != ephemeral ] && [ $backed = 0 ] &&
+		    echo "$uid" >>"$T/dbt.unbacked"
 		if [ "$documented" = false ]; then
 			echo "$uid" >>"$T/dbt.undoc"
 		elif [ $backed = 1 ]; then
@@ -349,7 +376,8 @@ v_dbt() {
 	    "$t/manifest.json" | while read -r tbl col; do
 		printf '%s\n' "$rels" | grep -qxF "$tbl" || continue
 		[ -n "$(sqlite3 "$wh" "select 1 from pragma_table_info('$tbl')
-		    where name = '$col'")" ] || echo "manifest: $tbl.$col is not in the warehouse"
+		    where name = '$col'")" ] ||
+		    echo "manifest: $tbl.$col is not in the warehouse"
 	done >"$T/dbt.err"
 	[ -s "$T/dbt.err" ] && { cat "$T/dbt.err" >&2; ok=1; }
 	same dbt.models "$(fact "$1" dbt.models)" \
@@ -357,13 +385,17 @@ v_dbt() {
 	same dbt.sources "$(fact "$1" dbt.sources)" \
 	    "$(awk -F'\t' '$1 ~ /^source\./' "$T/dbt.nodes" | wc -l)" &&
 	same dbt.tests "$(fact "$1" dbt.tests)" \
-	    "$(jq '[.nodes[] | select(.resource_type == "test")] | length' "$t/manifest.json")" &&
+	    "$(jq '[.nodes[] | select(.resource_type == "test")] | length' \
+	        "$t/manifest.json")" &&
 	same dbt.pages "$(fact "$1" dbt.pages)" \
 	    "$(awk -F'\t' '$5 == "true"' "$T/dbt.nodes" | wc -l)" &&
 	same dbt.ephemeral "$(fact "$1" dbt.ephemeral)" "$(sort "$T/dbt.eph")" &&
-	same dbt.undocumented "$(fact "$1" dbt.undocumented)" "$(sort "$T/dbt.undoc")" &&
-	same dbt.unbacked "$(fact "$1" dbt.unbacked)" "$(sort "$T/dbt.unbacked")" &&
-	same dbt.overlays "$(fact "$1" dbt.overlays)" "$(sort "$T/dbt.overlays")" &&
+	same dbt.undocumented "$(fact "$1" dbt.undocumented)" \
+	    "$(sort "$T/dbt.undoc")" &&
+	same dbt.unbacked "$(fact "$1" dbt.unbacked)" \
+	    "$(sort "$T/dbt.unbacked")" &&
+	same dbt.overlays "$(fact "$1" dbt.overlays)" \
+	    "$(sort "$T/dbt.overlays")" &&
 	same dbt.pages_without_sl_refs "$(fact "$1" dbt.pages_without_sl_refs)" \
 	    "$(sort "$T/dbt.nosl")" &&
 	return $ok
@@ -376,7 +408,8 @@ check "every JSON file parses" v_json "$DEMO"
 check "notion: links resolve but the missing attachment" v_notion_links "$DEMO"
 check "notion: names, ids, databases and facts" v_notion_tree "$DEMO"
 check "notion: warehouse tables in inline code" v_notion_mentions "$DEMO"
-check "metabase: cards read warehouse tables but the skipped one" v_metabase "$DEMO"
+check "metabase: cards read warehouse tables but the skipped one" \
+    v_metabase "$DEMO"
 check "dbt: graph, catalog, relations and facts" v_dbt "$DEMO"
 
 # --- each validator fails on content broken for it ----------------------------
@@ -390,8 +423,8 @@ broken() {
 	rm -rf "$d"
 	cp -R "$DEMO" "$d"
 	chmod -R u+w "$d"	# distcheck's sources are read-only
-	(cd "$d" && "$@") || { fail "$name: could not break the copy"; return; }
 	ntests=$((ntests + 1))
+	(cd "$d" && "$@") || { fail "$name: could not break the copy"; return; }
 	if "$v" "$d" 2>/dev/null; then
 		fail "$name: not detected"
 	else
@@ -401,25 +434,29 @@ broken() {
 
 dangling_payment() {
 	printf '%s\n' 'PRAGMA foreign_keys = OFF;' \
-	    "INSERT INTO payments VALUES (99, 999, '2024-05-31T00:00:00Z', 100, 'card', NULL);" \
+	    "INSERT INTO payments VALUES" \
+	    "    (99, 999, '2024-05-31T00:00:00Z', 100, 'card', NULL);" \
 	    >>warehouse.sql
 }
 bad_json() { printf '{"id": 41,\n' >metabase/api/card/41.json; }
 move_page() {
-	find notion -name 'Table conventions *.md' -exec sh -c 'mv "$1" "$1.bak"' _ {} \;
+	find notion -name 'Table conventions *.md' \
+	    -exec sh -c 'mv "$1" "$1.bak"' _ {} \;
 }
 new_table_in_card() {
-	sed -i 's/from subscriptions s/from subscriptions_archive s/' metabase/api/card/41.json
+	sed -i 's/from subscriptions s/from subscriptions_archive s/' \
+	    metabase/api/card/41.json
 }
 card_on_missing_card() {
 	sed -i 's/"card__43"/"card__404"/' metabase/api/card/44.json
 }
 forget_unbacked() {
-	sed -i '/`dbt.unbacked`/s/`model.acme_analytics.revenue_forecast`, //' CONTENT.md
+	sed -i '/`dbt.unbacked`/s/`model.acme_analytics.revenue_forecast`, //' \
+	    CONTENT.md
 }
-dangling_dependency() {
-	sed -i '0,/^ *"model.acme_analytics.customers",$/s//"model.acme_analytics.clients",/' \
-	    dbt/target/manifest.json
+dangling_dependency() {	# the first depends_on that names customers
+	local uid=model.acme_analytics.customers
+	sed -i "0,/^ *\"$uid\",\$/s//\"$uid.gone\",/" dbt/target/manifest.json
 }
 catalog_type() {
 	sed -i '0,/"type": "INTEGER"/s//"type": "BIGINT"/' dbt/target/catalog.json
