@@ -120,16 +120,20 @@ md_links() {
 
 v_notion_links() {
 	local n=$1/notion f l dir target missing
-	missing=$(find "$n" -name '*.md' | sort | while IFS= read -r f; do
+	find "$n" -name '*.md' | sort | while IFS= read -r f; do
 		dir=$(dirname "$f")
 		md_links "$f" | while IFS= read -r l; do
 			target=$(realpath -m --relative-to="$n" "$dir/$l")
 			case $target in
-			../*)	echo "$target (outside the export)" ;;
-			*)	[ -e "$n/$target" ] || echo "$target" ;;
+			../*)	echo "missing $target (outside the export)" ;;
+			*)	[ -e "$n/$target" ] && echo found ||
+				    echo "missing $target" ;;
 			esac
 		done
-	done | sort -u)
+	done >"$T/links"
+	missing=$(sed -n 's/^missing //p' "$T/links" | sort -u)
+	same notion.relative_links "$(fact "$1" notion.relative_links)" \
+	    "$(wc -l <"$T/links")" &&
 	same notion.missing_links "$(fact "$1" notion.missing_links)" "$missing"
 }
 
@@ -389,6 +393,8 @@ v_dbt() {
 	        "$t/manifest.json")" &&
 	same dbt.pages "$(fact "$1" dbt.pages)" \
 	    "$(awk -F'\t' '$5 == "true"' "$T/dbt.nodes" | wc -l)" &&
+	same dbt.catalog_entries "$(fact "$1" dbt.catalog_entries)" \
+	    "$(jq '.nodes + .sources | length' "$t/catalog.json")" &&
 	same dbt.ephemeral "$(fact "$1" dbt.ephemeral)" "$(sort "$T/dbt.eph")" &&
 	same dbt.undocumented "$(fact "$1" dbt.undocumented)" \
 	    "$(sort "$T/dbt.undoc")" &&
@@ -396,8 +402,8 @@ v_dbt() {
 	    "$(sort "$T/dbt.unbacked")" &&
 	same dbt.overlays "$(fact "$1" dbt.overlays)" \
 	    "$(sort "$T/dbt.overlays")" &&
-	same dbt.pages_without_sl_refs "$(fact "$1" dbt.pages_without_sl_refs)" \
-	    "$(sort "$T/dbt.nosl")" &&
+	same dbt.pages_without_own_source \
+	    "$(fact "$1" dbt.pages_without_own_source)" "$(sort "$T/dbt.nosl")" &&
 	return $ok
 }
 
