@@ -1,0 +1,2053 @@
+/*
+ * The git layer on libgit2.  See gitops.h for the contract of each call.
+ *
+ * Two rules shape everything here.  First, the final window must cost
+ * what changed, not what the project holds: trees are compared and merged
+ * by walking only the subtrees whose ids differ, and checkouts are limited
+ * to the changed paths.  Second, the squash moves main last, by a
+ * compare-and-swap, after a journal that lets the next run put the
+ * project's files back in step with whichever value main kept.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <git2.h>
+
+#include "gitops.h"
+#include "ktxconfig.h"
+#include "util.h"
+
+#define JOURNAL_NAME	"ktx-squash"
+#define JOURNAL_MAGIC	"ktx-squash 1"
+
+/* Errors. */
+
+static void
+set_errv(char **errmsg, const char *fmt, va_list ap)
+{
+	char	*s;
+
+	if (errmsg == NULL)
+		return;
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = xstrdup("out of memory");
+	free(*errmsg);
+	*errmsg = s;
+}
+
+static int __attribute__((format(printf, 2, 3)))
+fail(char **errmsg, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	set_errv(errmsg, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* fail() with ": <libgit2's last error>" appended. */
+static int __attribute__((format(printf, 2, 3)))
+git_fail(char **errmsg, const char *fmt, ...)
+{
+	const git_error	*e = git_error_last();
+	va_list		 ap;
+	char		*what;
+
+	if (errmsg == NULL)
+		return -1;
+	va_start(ap, fmt);
+	if (vasprintf(&what, fmt, ap) < 0)
+		what = NULL;
+	va_end(ap);
+	fail(errmsg, "%s: %s", what != NULL ? what : "git",
+	    e != NULL && e->message != NULL ? e->message : "unknown error");
+	free(what);
+	return -1;
+}
+
+/* Small helpers. */
+
+static char *
+join(const char *a, const char *b)
+{
+	char	*s;
+
+	if (*a == '\0')
+		xasprintf(&s, "%s", b);
+	else
+		xasprintf(&s, "%s/%s", a, b);
+	return s;
+}
+
+static char *
+strip_slash(const char *s)
+{
+	char	*p = xstrdup(s);
+	size_t	 n = strlen(p);
+
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = '\0';
+	return p;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+strv_sort_uniq(struct strv *sv)
+{
+	size_t	i, j;
+
+	if (sv->n == 0)
+		return;
+	qsort(sv->v, sv->n, sizeof(*sv->v), cmp_str);
+	for (i = 1, j = 1; i < sv->n; i++) {
+		if (strcmp(sv->v[i], sv->v[j - 1]) == 0)
+			free(sv->v[i]);
+		else
+			sv->v[j++] = sv->v[i];
+	}
+	sv->n = j;
+	sv->v[j] = NULL;
+}
+
+static void
+oid_hex(char *hex, const git_oid *oid)
+{
+	git_oid_tostr(hex, GITOPS_HEXSZ + 1, oid);
+}
+
+static int
+path_exists(const char *path)
+{
+	struct stat	sb;
+
+	return lstat(path, &sb) == 0;
+}
+
+static int
+mkdir_p(const char *path)
+{
+	char	*p, *s;
+	int	 rc = 0;
+
+	p = xstrdup(path);
+	for (s = p + 1; rc == 0; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		if (*s == '/') {
+			*s = '\0';
+			if (mkdir(p, 0777) == -1 && errno != EEXIST)
+				rc = -1;
+			*s = '/';
+		} else {
+			if (mkdir(p, 0777) == -1 && errno != EEXIST)
+				rc = -1;
+			break;
+		}
+	}
+	free(p);
+	return rc;
+}
+
+static int
+rmtree_entry(const char *path, const struct stat *sb, int type,
+    struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if (type == FTW_DP)
+		return rmdir(path);
+	return unlink(path);
+}
+
+/* rm -rf, not following symlinks. */
+static int
+rmtree(const char *path)
+{
+	if (!path_exists(path))
+		return 0;
+	return nftw(path, rmtree_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Initialisation. */
+
+int
+gitops_init(char **errmsg)
+{
+	if (git_libgit2_init() < 0)
+		return git_fail(errmsg, "cannot initialise libgit2");
+	return 0;
+}
+
+void
+gitops_shutdown(void)
+{
+	git_libgit2_shutdown();
+}
+
+/* Ownership and opening. */
+
+/* A bare repository at dir: HEAD, objects/ and refs/ side by side. */
+static int
+is_bare_repo(const char *dir)
+{
+	static const char *const names[] = { "HEAD", "objects", "refs" };
+	size_t	 i;
+	char	*p;
+	int	 all = 1;
+
+	for (i = 0; i < 3 && all; i++) {
+		p = join(dir, names[i]);
+		all = path_exists(p);
+		free(p);
+	}
+	return all;
+}
+
+enum gitops_ownership
+gitops_classify(const char *dir)
+{
+	struct stat	 sb;
+	char		*p;
+	enum gitops_ownership own;
+
+	if (lstat(dir, &sb) == -1)
+		return GITOPS_UNOWNED;
+	if (!S_ISDIR(sb.st_mode))
+		return GITOPS_NOT_A_DIRECTORY;
+	p = join(dir, ".git");
+	if (lstat(p, &sb) == -1)
+		own = is_bare_repo(dir) ? GITOPS_FOREIGN_REPO : GITOPS_UNOWNED;
+	else if (!S_ISDIR(sb.st_mode))
+		own = GITOPS_LINKED_WORKTREE;
+	else {
+		free(p);
+		p = join(dir, "ktx.yaml");
+		if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode))
+			own = GITOPS_KTX_MANAGED;
+		else
+			own = GITOPS_FOREIGN_REPO;
+	}
+	free(p);
+	return own;
+}
+
+char *
+gitops_ownership_error(const char *dir, enum gitops_ownership own)
+{
+	char	*s;
+
+	switch (own) {
+	case GITOPS_FOREIGN_REPO:
+		xasprintf(&s, "\"%s\" is already a git repository that ktx did "
+		    "not create (no ktx.yaml at its root); run ktx in a "
+		    "dedicated directory or move the existing repository aside",
+		    dir);
+		break;
+	case GITOPS_LINKED_WORKTREE:
+		xasprintf(&s, "\"%s\" is a linked git worktree (.git is not a "
+		    "directory); ktx keeps its context in a repository it owns, "
+		    "run it in a dedicated directory", dir);
+		break;
+	case GITOPS_NOT_A_DIRECTORY:
+		xasprintf(&s, "\"%s\" is not a directory", dir);
+		break;
+	case GITOPS_UNOWNED:
+		xasprintf(&s, "\"%s\" is not a ktx project (no .git directory)",
+		    dir);
+		break;
+	default:
+		xasprintf(&s, "\"%s\" is a ktx project", dir);
+		break;
+	}
+	return s;
+}
+
+void
+gitops_repo_release(struct gitops_repo *r)
+{
+	git_repository_free(r->git);
+	free(r->workdir);
+	free(r->gitdir);
+	free(r->name);
+	free(r->email);
+	memset(r, 0, sizeof(*r));
+}
+
+static int
+repo_setup(struct gitops_repo *r, git_repository *git,
+    const struct gitops_ident *ident, char **errmsg)
+{
+	const char	*name = KTX_DEFAULT_AUTHOR_NAME, *email = KTX_DEFAULT_AUTHOR_EMAIL;
+
+	if (ident != NULL && ident->name != NULL && ident->email != NULL) {
+		name = ident->name;
+		email = ident->email;
+	}
+	if (git_repository_workdir(git) == NULL) {
+		git_repository_free(git);
+		return fail(errmsg, "\"%s\" is a bare repository",
+		    git_repository_path(git));
+	}
+	/* Reflog entries carry our identity; nothing goes to any config. */
+	if (git_repository_set_ident(git, name, email) < 0) {
+		git_repository_free(git);
+		return git_fail(errmsg, "cannot set the reflog identity");
+	}
+	r->git = git;
+	r->workdir = strip_slash(git_repository_workdir(git));
+	r->gitdir = strip_slash(git_repository_path(git));
+	r->name = xstrdup(name);
+	r->email = xstrdup(email);
+	return 0;
+}
+
+/* Signature of ident at the current time (author), or of the repo. */
+static int
+make_sig(git_signature **sig, struct gitops_repo *r,
+    const struct gitops_ident *ident, char **errmsg)
+{
+	const char	*name = r->name, *email = r->email;
+
+	if (ident != NULL && ident->name != NULL && ident->email != NULL) {
+		name = ident->name;
+		email = ident->email;
+	}
+	if (git_signature_now(sig, name, email) < 0)
+		return git_fail(errmsg, "invalid identity \"%s <%s>\"", name,
+		    email);
+	return 0;
+}
+
+static char *
+with_newline(const char *message)
+{
+	size_t	 n = strlen(message);
+	char	*s;
+
+	if (n > 0 && message[n - 1] == '\n')
+		return xstrdup(message);
+	xasprintf(&s, "%s\n", message);
+	return s;
+}
+
+/*
+ * The branch HEAD points to: its full name (caller frees) and its commit;
+ * *unborn is set when it has none yet.
+ */
+static int
+head_branch(struct gitops_repo *r, char **refname, git_oid *oid,
+    int *unborn, char **errmsg)
+{
+	git_reference	*head = NULL;
+	int		 error, rc = -1;
+
+	*refname = NULL;
+	*unborn = 0;
+	if (git_reference_lookup(&head, r->git, "HEAD") < 0) {
+		git_fail(errmsg, "cannot read HEAD of \"%s\"", r->workdir);
+		goto out;
+	}
+	if (git_reference_type(head) != GIT_REFERENCE_SYMBOLIC) {
+		fail(errmsg, "HEAD of \"%s\" is detached; a branch is needed",
+		    r->workdir);
+		goto out;
+	}
+	*refname = xstrdup(git_reference_symbolic_target(head));
+	error = git_reference_name_to_id(oid, r->git, *refname);
+	if (error == GIT_ENOTFOUND) {
+		git_error_clear();
+		*unborn = 1;
+	} else if (error < 0) {
+		git_fail(errmsg, "cannot resolve \"%s\"", *refname);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc == -1) {
+		free(*refname);
+		*refname = NULL;
+	}
+	git_reference_free(head);
+	return rc;
+}
+
+/*
+ * Move refname from old (NULL: it must not exist) to new, failing if
+ * someone else moved it in between.
+ */
+static int
+move_ref(struct gitops_repo *r, const char *refname, const git_oid *new,
+    const git_oid *old, const char *logmsg, char **errmsg)
+{
+	git_reference	*ref = NULL;
+	int		 error;
+
+	if (old == NULL)
+		error = git_reference_create(&ref, r->git, refname, new, 0,
+		    logmsg);
+	else
+		error = git_reference_create_matching(&ref, r->git, refname,
+		    new, 1, old, logmsg);
+	git_reference_free(ref);
+	if (error == GIT_EMODIFIED || error == GIT_EEXISTS)
+		return git_fail(errmsg, "\"%s\" moved while it was being "
+		    "updated", refname);
+	if (error < 0)
+		return git_fail(errmsg, "cannot update \"%s\"", refname);
+	return 0;
+}
+
+/* Write a commit object (no ref moves). */
+static int
+write_commit(struct gitops_repo *r, git_oid *out, const git_oid *tree_id,
+    const git_oid *parents, size_t nparents, const char *message,
+    const struct gitops_ident *author, char **errmsg)
+{
+	git_signature	*asig = NULL, *csig = NULL;
+	git_tree	*tree = NULL;
+	git_commit	*pc[2] = { NULL, NULL };
+	char		*msg = NULL;
+	size_t		 i;
+	int		 rc = -1;
+
+	if (make_sig(&asig, r, author, errmsg) < 0 ||
+	    make_sig(&csig, r, NULL, errmsg) < 0)
+		goto out;
+	if (git_tree_lookup(&tree, r->git, tree_id) < 0) {
+		git_fail(errmsg, "cannot read a tree");
+		goto out;
+	}
+	for (i = 0; i < nparents && i < 2; i++) {
+		if (git_commit_lookup(&pc[i], r->git, &parents[i]) < 0) {
+			git_fail(errmsg, "cannot read a parent commit");
+			goto out;
+		}
+	}
+	msg = with_newline(message);
+	if (git_commit_create(out, r->git, NULL, asig, csig, NULL, msg, tree,
+	    nparents, (const git_commit **)pc) < 0) {
+		git_fail(errmsg, "cannot write a commit");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(msg);
+	for (i = 0; i < 2; i++)
+		git_commit_free(pc[i]);
+	git_tree_free(tree);
+	git_signature_free(asig);
+	git_signature_free(csig);
+	return rc;
+}
+
+/* The first line of a message, for reflogs.  Caller frees. */
+static char *
+reflog_msg(const char *prefix, const char *message)
+{
+	char	*s;
+
+	xasprintf(&s, "%s: %.*s", prefix, (int)strcspn(message, "\n"),
+	    message);
+	return s;
+}
+
+static int
+bootstrap(struct gitops_repo *r, const char *refname,
+    const struct gitops_ident *ident, char **errmsg)
+{
+	git_treebuilder	*bld = NULL;
+	git_oid		 tree, commit;
+	char		*log = NULL;
+	int		 rc = -1;
+
+	if (git_treebuilder_new(&bld, r->git, NULL) < 0 ||
+	    git_treebuilder_write(&tree, bld) < 0) {
+		git_fail(errmsg, "cannot write the empty tree");
+		goto out;
+	}
+	if (write_commit(r, &commit, &tree, NULL, 0, GITOPS_BOOTSTRAP_MESSAGE,
+	    ident, errmsg) < 0)
+		goto out;
+	log = reflog_msg("commit (initial)", GITOPS_BOOTSTRAP_MESSAGE);
+	if (move_ref(r, refname, &commit, NULL, log, errmsg) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(log);
+	git_treebuilder_free(bld);
+	return rc;
+}
+
+/* Set key to false in the repository's own config unless it is already. */
+static int
+ensure_false(git_config *cfg, const char *key, int *changed, char **errmsg)
+{
+	int	value;
+
+	if (git_config_get_bool(&value, cfg, key) == 0 && value == 0)
+		return 0;
+	git_error_clear();
+	if (git_config_set_bool(cfg, key, 0) < 0)
+		return git_fail(errmsg, "cannot set %s", key);
+	*changed = 1;
+	return 0;
+}
+
+static int
+ensure_maintenance_attached(struct gitops_repo *r, int *did, char **errmsg)
+{
+	git_config	*cfg = NULL, *local = NULL;
+	int		 changed = 0, rc = -1;
+
+	if (git_repository_config(&cfg, r->git) < 0 ||
+	    git_config_open_level(&local, cfg, GIT_CONFIG_LEVEL_LOCAL) < 0) {
+		git_fail(errmsg, "cannot open the config of \"%s\"", r->workdir);
+		goto out;
+	}
+	if (ensure_false(local, "gc.autoDetach", &changed, errmsg) < 0 ||
+	    ensure_false(local, "maintenance.autoDetach", &changed, errmsg) < 0)
+		goto out;
+	if (changed)
+		*did |= GITOPS_DID_CONFIG;
+	rc = 0;
+out:
+	git_config_free(local);
+	git_config_free(cfg);
+	return rc;
+}
+
+int
+gitops_open_project(struct gitops_repo *r, const char *dir,
+    const struct gitops_ident *ident, int flags, int *didp, char **errmsg)
+{
+	git_repository_init_options iopts;
+	git_repository	*git = NULL;
+	enum gitops_ownership own;
+	git_oid		 head;
+	char		*refname = NULL, *msg;
+	int		 did = 0, unborn, rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	git_repository_init_options_init(&iopts,
+	    GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+	own = gitops_classify(dir);
+	if (own == GITOPS_UNOWNED && (flags & GITOPS_OPEN_CREATE)) {
+		iopts.flags = GIT_REPOSITORY_INIT_MKPATH |
+		    GIT_REPOSITORY_INIT_NO_REINIT;
+		iopts.initial_head = "main";
+		if (git_repository_init_ext(&git, dir, &iopts) < 0) {
+			git_fail(errmsg, "cannot create a git repository in "
+			    "\"%s\"", dir);
+			goto out;
+		}
+		did |= GITOPS_DID_INIT;
+	} else if (own == GITOPS_KTX_MANAGED) {
+		/* By this path only: no search upwards, no GIT_* variables. */
+		if (git_repository_open_ext(&git, dir,
+		    GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+			git_fail(errmsg, "cannot open the git repository in "
+			    "\"%s\"", dir);
+			goto out;
+		}
+	} else {
+		msg = gitops_ownership_error(dir, own);
+		fail(errmsg, "%s", msg);
+		free(msg);
+		goto out;
+	}
+	if (repo_setup(r, git, ident, errmsg) < 0)
+		goto out;
+	if ((flags & GITOPS_OPEN_CREATE) &&
+	    ensure_maintenance_attached(r, &did, errmsg) < 0)
+		goto out;
+	if (head_branch(r, &refname, &head, &unborn, errmsg) < 0)
+		goto out;
+	if (unborn) {
+		if (bootstrap(r, refname, ident, errmsg) < 0)
+			goto out;
+		did |= GITOPS_DID_BOOTSTRAP;
+	}
+	rc = 0;
+out:
+	free(refname);
+	if (rc == -1)
+		gitops_repo_release(r);
+	if (didp != NULL)
+		*didp = did;
+	return rc;
+}
+
+int
+gitops_open_worktree(struct gitops_repo *r, const char *path,
+    const struct gitops_ident *ident, char **errmsg)
+{
+	git_repository	*git = NULL;
+
+	memset(r, 0, sizeof(*r));
+	if (git_repository_open_ext(&git, path, GIT_REPOSITORY_OPEN_NO_SEARCH,
+	    NULL) < 0)
+		return git_fail(errmsg, "cannot open the worktree \"%s\"", path);
+	return repo_setup(r, git, ident, errmsg);
+}
+
+static int
+resolve_commit(struct gitops_repo *r, const char *spec, git_oid *oid,
+    char **errmsg)
+{
+	git_object	*obj = NULL, *commit = NULL;
+	int		 rc = -1;
+
+	if (git_revparse_single(&obj, r->git, spec) < 0) {
+		git_fail(errmsg, "unknown revision \"%s\"", spec);
+		goto out;
+	}
+	if (git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) < 0) {
+		git_fail(errmsg, "\"%s\" is not a commit", spec);
+		goto out;
+	}
+	git_oid_cpy(oid, git_object_id(commit));
+	rc = 0;
+out:
+	git_object_free(commit);
+	git_object_free(obj);
+	return rc;
+}
+
+int
+gitops_resolve(struct gitops_repo *r, const char *spec, char *hex,
+    char **errmsg)
+{
+	git_oid	oid;
+
+	if (resolve_commit(r, spec, &oid, errmsg) < 0)
+		return -1;
+	oid_hex(hex, &oid);
+	return 0;
+}
+
+int
+gitops_head(struct gitops_repo *r, char *hex, char **errmsg)
+{
+	git_oid	 oid;
+	char	*refname;
+	int	 unborn;
+
+	if (head_branch(r, &refname, &oid, &unborn, errmsg) < 0)
+		return -1;
+	if (unborn) {
+		fail(errmsg, "\"%s\" has no commit yet", refname);
+		free(refname);
+		return -1;
+	}
+	free(refname);
+	oid_hex(hex, &oid);
+	return 0;
+}
+
+static int
+commit_tree_id(struct gitops_repo *r, const git_oid *commit, git_oid *tree,
+    char **errmsg)
+{
+	git_commit	*c;
+
+	if (git_commit_lookup(&c, r->git, commit) < 0)
+		return git_fail(errmsg, "cannot read commit");
+	git_oid_cpy(tree, git_commit_tree_id(c));
+	git_commit_free(c);
+	return 0;
+}
+
+static int
+lookup_tree(struct gitops_repo *r, const git_oid *id, git_tree **tree,
+    char **errmsg)
+{
+	if (git_tree_lookup(tree, r->git, id) < 0)
+		return git_fail(errmsg, "cannot read a tree");
+	return 0;
+}
+
+/*
+ * Tree comparison that walks only the subtrees whose ids differ, so its
+ * cost follows what changed, not the size of the project.
+ */
+
+enum change { CHANGE_ADDED, CHANGE_MODIFIED, CHANGE_DELETED };
+typedef void (*change_fn)(const char *, enum change, void *);
+
+static int
+entry_same(const git_tree_entry *a, const git_tree_entry *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return git_tree_entry_filemode(a) == git_tree_entry_filemode(b) &&
+	    git_oid_equal(git_tree_entry_id(a), git_tree_entry_id(b));
+}
+
+static int
+entry_is_tree(const git_tree_entry *e)
+{
+	return e != NULL && git_tree_entry_type(e) == GIT_OBJECT_TREE;
+}
+
+static int walk_changes(git_repository *, git_tree *, git_tree *,
+    const char *, change_fn, void *);
+
+static int
+walk_pair(git_repository *repo, const git_tree_entry *ea,
+    const git_tree_entry *eb, const char *prefix, change_fn fn, void *arg)
+{
+	git_tree	*ta = NULL, *tb = NULL;
+	char		*path;
+	int		 rc = -1;
+
+	path = join(prefix, git_tree_entry_name(ea != NULL ? ea : eb));
+	if (entry_is_tree(ea) && git_tree_lookup(&ta, repo,
+	    git_tree_entry_id(ea)) < 0)
+		goto out;
+	if (entry_is_tree(eb) && git_tree_lookup(&tb, repo,
+	    git_tree_entry_id(eb)) < 0)
+		goto out;
+	if ((ta != NULL || tb != NULL) &&
+	    walk_changes(repo, ta, tb, path, fn, arg) < 0)
+		goto out;
+	if (ea != NULL && ta == NULL && eb != NULL && tb == NULL)
+		fn(path, CHANGE_MODIFIED, arg);
+	else {
+		if (ea != NULL && ta == NULL)
+			fn(path, CHANGE_DELETED, arg);
+		if (eb != NULL && tb == NULL)
+			fn(path, CHANGE_ADDED, arg);
+	}
+	rc = 0;
+out:
+	git_tree_free(ta);
+	git_tree_free(tb);
+	free(path);
+	return rc;
+}
+
+/* Call fn for every file that differs between a and b (either may be NULL). */
+static int
+walk_changes(git_repository *repo, git_tree *a, git_tree *b,
+    const char *prefix, change_fn fn, void *arg)
+{
+	const git_tree_entry	*ea, *eb;
+	size_t			 i, n;
+
+	if (a != NULL && b != NULL &&
+	    git_oid_equal(git_tree_id(a), git_tree_id(b)))
+		return 0;
+	n = a != NULL ? git_tree_entrycount(a) : 0;
+	for (i = 0; i < n; i++) {
+		ea = git_tree_entry_byindex(a, i);
+		eb = b != NULL ? git_tree_entry_byname(b,
+		    git_tree_entry_name(ea)) : NULL;
+		if (!entry_same(ea, eb) &&
+		    walk_pair(repo, ea, eb, prefix, fn, arg) < 0)
+			return -1;
+	}
+	n = b != NULL ? git_tree_entrycount(b) : 0;
+	for (i = 0; i < n; i++) {
+		eb = git_tree_entry_byindex(b, i);
+		if (a != NULL && git_tree_entry_byname(a,
+		    git_tree_entry_name(eb)) != NULL)
+			continue;
+		if (walk_pair(repo, NULL, eb, prefix, fn, arg) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+collect_path(const char *path, enum change change, void *arg)
+{
+	(void)change;
+	strv_push(arg, path);
+}
+
+/* The files that differ between two trees, sorted. */
+static int
+changed_paths(struct gitops_repo *r, git_tree *a, git_tree *b,
+    struct strv *out, char **errmsg)
+{
+	if (walk_changes(r->git, a, b, "", collect_path, out) < 0)
+		return git_fail(errmsg, "cannot compare trees");
+	strv_sort_uniq(out);
+	return 0;
+}
+
+/*
+ * A three-way merge of trees for the case where, at every path, at most
+ * one side changed (ids may be NULL: no tree).  Returns 1 when some path
+ * changed on both sides (the caller falls back to a full merge), 0 with
+ * the merged tree in *out (*empty when it has no entries), -1 on error.
+ */
+static int
+merge_trees_trivial(git_repository *repo, const git_oid *base,
+    const git_oid *ours, const git_oid *theirs, git_oid *out, int *empty)
+{
+	git_tree		*b = NULL, *o = NULL, *t = NULL;
+	git_treebuilder		*bld = NULL;
+	const git_tree_entry	*eb, *eo, *et;
+	const char		*name;
+	git_oid			 sub;
+	size_t			 i, n, pass;
+	int			 sub_empty, r, rc = -1;
+
+	*empty = 0;
+#define SAME(x, y) ((x) == NULL ? (y) == NULL : \
+	    (y) != NULL && git_oid_equal((x), (y)))
+	if (SAME(ours, theirs) || SAME(base, theirs) || SAME(base, ours)) {
+		const git_oid *pick = SAME(base, ours) ? theirs : ours;
+
+		if (pick == NULL)
+			*empty = 1;
+		else
+			git_oid_cpy(out, pick);
+		return 0;
+	}
+#undef SAME
+	if (ours == NULL || theirs == NULL)
+		return 1;
+	if ((base != NULL && git_tree_lookup(&b, repo, base) < 0) ||
+	    git_tree_lookup(&o, repo, ours) < 0 ||
+	    git_tree_lookup(&t, repo, theirs) < 0 ||
+	    git_treebuilder_new(&bld, repo, o) < 0)
+		goto out;
+	for (pass = 0; pass < 2; pass++) {
+		n = git_tree_entrycount(pass == 0 ? o : t);
+		for (i = 0; i < n; i++) {
+			if (pass == 0) {
+				eo = git_tree_entry_byindex(o, i);
+				name = git_tree_entry_name(eo);
+				et = git_tree_entry_byname(t, name);
+			} else {
+				et = git_tree_entry_byindex(t, i);
+				name = git_tree_entry_name(et);
+				if (git_tree_entry_byname(o, name) != NULL)
+					continue;
+				eo = NULL;
+			}
+			eb = b != NULL ? git_tree_entry_byname(b, name) : NULL;
+			if (entry_same(eo, et) || entry_same(eb, et))
+				continue;
+			if (entry_same(eb, eo)) {
+				if (et == NULL)
+					r = git_treebuilder_remove(bld, name);
+				else
+					r = git_treebuilder_insert(NULL, bld,
+					    name, git_tree_entry_id(et),
+					    git_tree_entry_filemode(et));
+				if (r < 0)
+					goto out;
+				continue;
+			}
+			if (!entry_is_tree(eo) || !entry_is_tree(et) ||
+			    (eb != NULL && !entry_is_tree(eb))) {
+				rc = 1;
+				goto out;
+			}
+			r = merge_trees_trivial(repo,
+			    eb != NULL ? git_tree_entry_id(eb) : NULL,
+			    git_tree_entry_id(eo), git_tree_entry_id(et), &sub,
+			    &sub_empty);
+			if (r != 0) {
+				rc = r;
+				goto out;
+			}
+			if (sub_empty)
+				r = git_treebuilder_remove(bld, name);
+			else
+				r = git_treebuilder_insert(NULL, bld, name, &sub,
+				    GIT_FILEMODE_TREE);
+			if (r < 0)
+				goto out;
+		}
+	}
+	if (git_treebuilder_entrycount(bld) == 0)
+		*empty = 1;
+	else if (git_treebuilder_write(out, bld) < 0)
+		goto out;
+	rc = 0;
+out:
+	git_treebuilder_free(bld);
+	git_tree_free(b);
+	git_tree_free(o);
+	git_tree_free(t);
+	return rc;
+}
+
+static int
+empty_tree_id(git_repository *repo, git_oid *out)
+{
+	git_treebuilder	*bld;
+	int		 rc;
+
+	if (git_treebuilder_new(&bld, repo, NULL) < 0)
+		return -1;
+	rc = git_treebuilder_write(out, bld);
+	git_treebuilder_free(bld);
+	return rc;
+}
+
+static int
+index_conflict_paths(git_index *idx, struct strv *out, char **errmsg)
+{
+	git_index_conflict_iterator	*it = NULL;
+	const git_index_entry		*anc, *ours, *theirs;
+	int				 error;
+
+	if (git_index_conflict_iterator_new(&it, idx) < 0)
+		return git_fail(errmsg, "cannot read the index conflicts");
+	while ((error = git_index_conflict_next(&anc, &ours, &theirs,
+	    it)) == 0)
+		strv_push(out, ours != NULL ? ours->path :
+		    theirs != NULL ? theirs->path : anc->path);
+	git_index_conflict_iterator_free(it);
+	if (error != GIT_ITEROVER)
+		return git_fail(errmsg, "cannot read the index conflicts");
+	git_error_clear();
+	strv_sort_uniq(out);
+	return 0;
+}
+
+/*
+ * Merge two commits: the merged tree in *tree, or 1 with the conflicting
+ * paths.  The trivial tree merge covers the usual case (disjoint changes);
+ * anything else goes through libgit2's merge (renames, content merges).
+ */
+static int
+merge_commits(struct gitops_repo *r, const git_oid *ours,
+    const git_oid *theirs, git_oid *tree, struct strv *conflicts,
+    char **errmsg)
+{
+	git_merge_options	 mopts;
+	git_oidarray		 bases = { NULL, 0 };
+	git_commit		*oc = NULL, *tc = NULL;
+	git_index		*idx = NULL;
+	git_oid			 bt, ot, tt;
+	int			 error, empty, rc = -1;
+
+	git_merge_options_init(&mopts, GIT_MERGE_OPTIONS_VERSION);
+	error = git_merge_bases(&bases, r->git, ours, theirs);
+	if (error < 0 && error != GIT_ENOTFOUND) {
+		git_fail(errmsg, "cannot find a merge base");
+		goto out;
+	}
+	git_error_clear();
+	if (bases.count <= 1) {
+		if ((bases.count == 1 &&
+		    commit_tree_id(r, &bases.ids[0], &bt, errmsg) < 0) ||
+		    commit_tree_id(r, ours, &ot, errmsg) < 0 ||
+		    commit_tree_id(r, theirs, &tt, errmsg) < 0)
+			goto out;
+		error = merge_trees_trivial(r->git,
+		    bases.count == 1 ? &bt : NULL, &ot, &tt, tree, &empty);
+		if (error < 0) {
+			git_fail(errmsg, "cannot merge trees");
+			goto out;
+		}
+		if (error == 0) {
+			if (empty && empty_tree_id(r->git, tree) < 0) {
+				git_fail(errmsg, "cannot write the empty tree");
+				goto out;
+			}
+			rc = 0;
+			goto out;
+		}
+	}
+	if (git_commit_lookup(&oc, r->git, ours) < 0 ||
+	    git_commit_lookup(&tc, r->git, theirs) < 0 ||
+	    git_merge_commits(&idx, r->git, oc, tc, &mopts) < 0) {
+		git_fail(errmsg, "cannot merge");
+		goto out;
+	}
+	if (git_index_has_conflicts(idx)) {
+		if (index_conflict_paths(idx, conflicts, errmsg) < 0)
+			goto out;
+		rc = 1;
+		goto out;
+	}
+	if (git_index_write_tree_to(tree, idx, r->git) < 0) {
+		git_fail(errmsg, "cannot write the merged tree");
+		goto out;
+	}
+	rc = 0;
+out:
+	git_index_free(idx);
+	git_commit_free(oc);
+	git_commit_free(tc);
+	git_oidarray_dispose(&bases);
+	return rc;
+}
+
+/*
+ * Paths whose index entry is not as in from: a staged change, or an
+ * unmerged path.  A checkout against the baseline would not see them.
+ */
+static int
+index_blockers(struct gitops_repo *r, git_tree *from, struct strv *paths,
+    struct strv *out, char **errmsg)
+{
+	git_index		*idx = NULL;
+	git_tree_entry		*te;
+	const git_index_entry	*ie;
+	size_t			 i;
+	int			 blocked;
+
+	if (git_repository_index(&idx, r->git) < 0 ||
+	    git_index_read(idx, 0) < 0) {
+		git_index_free(idx);
+		return git_fail(errmsg, "cannot read the index of \"%s\"",
+		    r->workdir);
+	}
+	for (i = 0; i < paths->n; i++) {
+		if (git_tree_entry_bypath(&te, from, paths->v[i]) < 0) {
+			git_error_clear();
+			te = NULL;
+		}
+		ie = git_index_get_bypath(idx, paths->v[i], 0);
+		if (te == NULL || ie == NULL)
+			blocked = (te == NULL) != (ie == NULL);
+		else
+			blocked = ie->mode != git_tree_entry_filemode(te) ||
+			    !git_oid_equal(&ie->id, git_tree_entry_id(te));
+		if (git_index_get_bypath(idx, paths->v[i], 1) != NULL ||
+		    git_index_get_bypath(idx, paths->v[i], 2) != NULL ||
+		    git_index_get_bypath(idx, paths->v[i], 3) != NULL)
+			blocked = 1;
+		if (blocked)
+			strv_push(out, paths->v[i]);
+		git_tree_entry_free(te);
+	}
+	git_index_free(idx);
+	return 0;
+}
+
+static int
+notify_conflict(git_checkout_notify_t why, const char *path,
+    const git_diff_file *baseline, const git_diff_file *target,
+    const git_diff_file *workdir, void *payload)
+{
+	(void)baseline;
+	(void)target;
+	(void)workdir;
+	if (why == GIT_CHECKOUT_NOTIFY_CONFLICT)
+		strv_push(payload, path);
+	return 0;
+}
+
+enum checkout_how {
+	CHECKOUT_CHECK,		/* find what stands in the way; write nothing */
+	CHECKOUT_APPLY,		/* update paths, refuse if something is in the way */
+	CHECKOUT_RESTORE	/* force paths to the target */
+};
+
+/*
+ * Bring the files and index entries of paths from tree from to tree to.
+ * CHECK and APPLY return 1 with the paths in conflicts when a file, an
+ * untracked file or an index entry of one of them is not as in from; then
+ * nothing was written.
+ */
+static int
+checkout_paths(struct gitops_repo *r, git_tree *from, git_tree *to,
+    struct strv *paths, enum checkout_how how, struct strv *conflicts,
+    char **errmsg)
+{
+	git_checkout_options	 opts;
+	int			 error;
+
+	/* An empty path list would mean every path to libgit2. */
+	if (paths->n == 0)
+		return 0;
+	if (how != CHECKOUT_RESTORE) {
+		if (index_blockers(r, from, paths, conflicts, errmsg) < 0)
+			return -1;
+		if (conflicts->n > 0)
+			return 1;
+	}
+	git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
+	opts.paths.strings = paths->v;
+	opts.paths.count = paths->n;
+	opts.baseline = from;
+	opts.checkout_strategy = GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
+	if (how == CHECKOUT_RESTORE)
+		opts.checkout_strategy |= GIT_CHECKOUT_FORCE |
+		    GIT_CHECKOUT_REMOVE_UNTRACKED;
+	else {
+		opts.checkout_strategy |= GIT_CHECKOUT_SAFE;
+		opts.notify_flags = GIT_CHECKOUT_NOTIFY_CONFLICT;
+		opts.notify_cb = notify_conflict;
+		opts.notify_payload = conflicts;
+	}
+	if (how == CHECKOUT_CHECK)
+		opts.checkout_strategy |= GIT_CHECKOUT_DRY_RUN |
+		    GIT_CHECKOUT_DONT_WRITE_INDEX;
+	error = git_checkout_tree(r->git, (const git_object *)to, &opts);
+	if (error == GIT_ECONFLICT && conflicts->n > 0) {
+		git_error_clear();
+		strv_sort_uniq(conflicts);
+		return 1;
+	}
+	if (error < 0)
+		return git_fail(errmsg, "cannot update the files of \"%s\"",
+		    r->workdir);
+	return 0;
+}
+
+/* Commits. */
+
+/* The mode a file on disk gets in a tree. */
+static int
+disk_mode(const char *path, git_filemode_t *mode)
+{
+	struct stat	sb;
+
+	if (lstat(path, &sb) == -1)
+		return -1;
+	if (S_ISLNK(sb.st_mode))
+		*mode = GIT_FILEMODE_LINK;
+	else if (sb.st_mode & 0111)
+		*mode = GIT_FILEMODE_BLOB_EXECUTABLE;
+	else
+		*mode = GIT_FILEMODE_BLOB;
+	return 0;
+}
+
+int
+gitops_commit_paths(struct gitops_repo *r, const char *const *paths,
+    size_t npaths, const char *message, const struct gitops_ident *author,
+    char *hex, int *created, char **errmsg)
+{
+	git_tree_update	*upd = NULL;
+	git_tree	*head_tree = NULL;
+	git_tree_entry	*te;
+	git_index	*idx = NULL;
+	git_oid		 head, tree_id, commit, blob;
+	git_filemode_t	 mode;
+	char		*refname = NULL, *full, *log = NULL;
+	size_t		 i, n = 0;
+	int		 unborn, rc = -1;
+
+	*created = 0;
+	if (head_branch(r, &refname, &head, &unborn, errmsg) < 0)
+		goto out;
+	if (!unborn && (commit_tree_id(r, &head, &tree_id, errmsg) < 0 ||
+	    lookup_tree(r, &tree_id, &head_tree, errmsg) < 0))
+		goto out;
+	upd = xcalloc(npaths, sizeof(*upd));
+	for (i = 0; i < npaths; i++) {
+		if (head_tree == NULL ||
+		    git_tree_entry_bypath(&te, head_tree, paths[i]) < 0) {
+			git_error_clear();
+			te = NULL;
+		}
+		full = join(r->workdir, paths[i]);
+		if (disk_mode(full, &mode) == 0) {
+			if (git_blob_create_from_workdir(&blob, r->git,
+			    paths[i]) < 0) {
+				git_fail(errmsg, "cannot add \"%s\"", paths[i]);
+				free(full);
+				git_tree_entry_free(te);
+				goto out;
+			}
+			if (te == NULL || git_tree_entry_filemode(te) != mode ||
+			    !git_oid_equal(git_tree_entry_id(te), &blob)) {
+				upd[n].action = GIT_TREE_UPDATE_UPSERT;
+				git_oid_cpy(&upd[n].id, &blob);
+				upd[n].filemode = mode;
+				upd[n++].path = paths[i];
+			}
+		} else if (te != NULL) {
+			upd[n].action = GIT_TREE_UPDATE_REMOVE;
+			upd[n++].path = paths[i];
+		}
+		free(full);
+		git_tree_entry_free(te);
+	}
+	if (n == 0) {
+		if (unborn)
+			hex[0] = '\0';
+		else
+			oid_hex(hex, &head);
+		rc = 0;
+		goto out;
+	}
+	if (git_tree_create_updated(&tree_id, r->git, head_tree, n, upd) < 0) {
+		git_fail(errmsg, "cannot write a tree");
+		goto out;
+	}
+	if (write_commit(r, &commit, &tree_id, &head, unborn ? 0 : 1, message,
+	    author, errmsg) < 0)
+		goto out;
+	log = reflog_msg(unborn ? "commit (initial)" : "commit", message);
+	if (move_ref(r, refname, &commit, unborn ? NULL : &head, log,
+	    errmsg) < 0)
+		goto out;
+	/* The index follows for these paths only. */
+	if (git_repository_index(&idx, r->git) < 0 ||
+	    git_index_read(idx, 0) < 0) {
+		git_fail(errmsg, "cannot read the index");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if ((upd[i].action == GIT_TREE_UPDATE_UPSERT ?
+		    git_index_add_bypath(idx, upd[i].path) :
+		    git_index_remove_bypath(idx, upd[i].path)) < 0) {
+			git_fail(errmsg, "cannot update \"%s\" in the index",
+			    upd[i].path);
+			goto out;
+		}
+	}
+	if (git_index_write(idx) < 0) {
+		git_fail(errmsg, "cannot write the index");
+		goto out;
+	}
+	oid_hex(hex, &commit);
+	*created = 1;
+	rc = 0;
+out:
+	git_index_free(idx);
+	git_tree_free(head_tree);
+	free(upd);
+	free(log);
+	free(refname);
+	return rc;
+}
+
+int
+gitops_commit_all(struct gitops_repo *r, const char *message,
+    const struct gitops_ident *author, char *hex, int *created,
+    char **errmsg)
+{
+	git_index	*idx = NULL;
+	git_oid		 head, head_tree, tree, commit;
+	char		*refname = NULL, *log = NULL;
+	int		 unborn, rc = -1;
+
+	*created = 0;
+	if (head_branch(r, &refname, &head, &unborn, errmsg) < 0)
+		goto out;
+	if (git_repository_index(&idx, r->git) < 0 ||
+	    git_index_read(idx, 0) < 0) {
+		git_fail(errmsg, "cannot read the index of \"%s\"", r->workdir);
+		goto out;
+	}
+	if (git_index_add_all(idx, NULL, GIT_INDEX_ADD_DEFAULT, NULL,
+	    NULL) < 0 || git_index_update_all(idx, NULL, NULL, NULL) < 0) {
+		git_fail(errmsg, "cannot add the changes of \"%s\"", r->workdir);
+		goto out;
+	}
+	if (git_index_write_tree(&tree, idx) < 0 || git_index_write(idx) < 0) {
+		git_fail(errmsg, "cannot write the index of \"%s\"", r->workdir);
+		goto out;
+	}
+	if (!unborn) {
+		if (commit_tree_id(r, &head, &head_tree, errmsg) < 0)
+			goto out;
+		if (git_oid_equal(&head_tree, &tree)) {
+			oid_hex(hex, &head);
+			rc = 0;
+			goto out;
+		}
+	}
+	if (write_commit(r, &commit, &tree, &head, unborn ? 0 : 1, message,
+	    author, errmsg) < 0)
+		goto out;
+	log = reflog_msg(unborn ? "commit (initial)" : "commit", message);
+	if (move_ref(r, refname, &commit, unborn ? NULL : &head, log,
+	    errmsg) < 0)
+		goto out;
+	oid_hex(hex, &commit);
+	*created = 1;
+	rc = 0;
+out:
+	free(log);
+	free(refname);
+	git_index_free(idx);
+	return rc;
+}
+
+/* Refresh. */
+
+void
+gitops_refresh_release(struct gitops_refresh *res)
+{
+	strv_release(&res->conflicts);
+	memset(res, 0, sizeof(*res));
+}
+
+int
+gitops_refresh(struct gitops_repo *r, const char *commit,
+    struct gitops_refresh *res, char **errmsg)
+{
+	struct strv	 paths = { 0 };
+	git_tree	*from = NULL, *to = NULL;
+	git_oid		 head, theirs, new_commit, from_id, to_id, parents[2];
+	char		*refname = NULL, *msg = NULL, *log = NULL, hex[GITOPS_HEXSZ + 1];
+	int		 unborn, r2, rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	if (head_branch(r, &refname, &head, &unborn, errmsg) < 0)
+		goto out;
+	if (unborn) {
+		fail(errmsg, "\"%s\" has no commit to refresh", refname);
+		goto out;
+	}
+	if (resolve_commit(r, commit, &theirs, errmsg) < 0)
+		goto out;
+	oid_hex(res->head, &head);
+	if (git_oid_equal(&head, &theirs) ||
+	    git_graph_descendant_of(r->git, &head, &theirs) == 1) {
+		res->status = GITOPS_REFRESH_UNCHANGED;
+		rc = 0;
+		goto out;
+	}
+	if (commit_tree_id(r, &head, &from_id, errmsg) < 0)
+		goto out;
+	oid_hex(hex, &theirs);
+	if (git_graph_descendant_of(r->git, &theirs, &head) == 1) {
+		res->fast_forward = 1;
+		git_oid_cpy(&new_commit, &theirs);
+		if (commit_tree_id(r, &theirs, &to_id, errmsg) < 0)
+			goto out;
+		xasprintf(&log, "merge %s: Fast-forward", hex);
+	} else {
+		r2 = merge_commits(r, &head, &theirs, &to_id, &res->conflicts,
+		    errmsg);
+		if (r2 < 0)
+			goto out;
+		if (r2 == 1) {
+			res->status = GITOPS_REFRESH_CONFLICT;
+			rc = 0;
+			goto out;
+		}
+		xasprintf(&msg, "Merge commit '%s' into %s", hex,
+		    strncmp(refname, "refs/heads/", 11) == 0 ?
+		    refname + 11 : refname);
+		git_oid_cpy(&parents[0], &head);
+		git_oid_cpy(&parents[1], &theirs);
+		if (write_commit(r, &new_commit, &to_id, parents, 2, msg, NULL,
+		    errmsg) < 0)
+			goto out;
+		xasprintf(&log, "merge %s: Merge made by libgit2", hex);
+	}
+	if (lookup_tree(r, &from_id, &from, errmsg) < 0 ||
+	    lookup_tree(r, &to_id, &to, errmsg) < 0 ||
+	    changed_paths(r, from, to, &paths, errmsg) < 0)
+		goto out;
+	r2 = checkout_paths(r, from, to, &paths, CHECKOUT_APPLY,
+	    &res->conflicts, errmsg);
+	if (r2 < 0)
+		goto restore;
+	if (r2 == 1) {
+		res->status = GITOPS_REFRESH_CONFLICT;
+		rc = 0;
+		goto out;
+	}
+	if (move_ref(r, refname, &new_commit, &head, log, errmsg) < 0)
+		goto restore;
+	res->status = GITOPS_REFRESH_CHANGED;
+	oid_hex(res->head, &new_commit);
+	rc = 0;
+	goto out;
+restore:
+	/* Put back what a failed update may have written. */
+	checkout_paths(r, to, from, &paths, CHECKOUT_RESTORE, NULL, NULL);
+out:
+	strv_release(&paths);
+	git_tree_free(from);
+	git_tree_free(to);
+	free(refname);
+	free(msg);
+	free(log);
+	return rc;
+}
+
+/* The clean check. */
+
+int
+gitops_check_clean(struct gitops_repo *r, char **errmsg)
+{
+	static const struct {
+		const char	*rel;
+		const char	*label;
+	} markers[] = {
+		{ "MERGE_HEAD", "MERGE_HEAD" },
+		{ "REBASE_HEAD", "REBASE_HEAD" },
+		{ "CHERRY_PICK_HEAD", "CHERRY_PICK_HEAD" },
+		{ "REVERT_HEAD", "REVERT_HEAD" },
+		{ "sequencer/todo", "sequencer (interrupted multi-commit op)" },
+		{ "rebase-merge", "rebase-merge" },
+		{ "rebase-apply", "rebase-apply" },
+	};
+	struct strv	 unmerged = { 0 };
+	git_index	*idx = NULL;
+	char		*path, *list = NULL, *tmp;
+	size_t		 i;
+	int		 rc = -1;
+
+	for (i = 0; i < sizeof(markers) / sizeof(markers[0]); i++) {
+		path = join(r->gitdir, markers[i].rel);
+		if (path_exists(path)) {
+			fail(errmsg, "Worktree has in-progress git operation "
+			    "(%s present at %s); refusing to proceed",
+			    markers[i].label, path);
+			free(path);
+			goto out;
+		}
+		free(path);
+	}
+	if (git_repository_index(&idx, r->git) < 0 ||
+	    git_index_read(idx, 0) < 0) {
+		git_fail(errmsg, "cannot read the index of \"%s\"", r->workdir);
+		goto out;
+	}
+	if (git_index_has_conflicts(idx)) {
+		if (index_conflict_paths(idx, &unmerged, errmsg) < 0)
+			goto out;
+		list = xstrdup(unmerged.v[0]);
+		for (i = 1; i < unmerged.n && i < 5; i++) {
+			xasprintf(&tmp, "%s, %s", list, unmerged.v[i]);
+			free(list);
+			list = tmp;
+		}
+		fail(errmsg, "Worktree has %zu unmerged path(s): %s; refusing "
+		    "to proceed", unmerged.n, list);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(list);
+	strv_release(&unmerged);
+	git_index_free(idx);
+	return rc;
+}
+
+/* The squash and its journal. */
+
+void
+gitops_squash_release(struct gitops_squash *res)
+{
+	strv_release(&res->touched);
+	strv_release(&res->conflicts);
+	memset(res, 0, sizeof(*res));
+}
+
+static char *
+journal_path(struct gitops_repo *r)
+{
+	return join(r->gitdir, JOURNAL_NAME);
+}
+
+/* Write the journal atomically: a temporary file renamed over it. */
+static int
+journal_write(struct gitops_repo *r, const char *refname, const git_oid *old,
+    const git_oid *new, char **errmsg)
+{
+	char	*path, *tmp, oh[GITOPS_HEXSZ + 1], nh[GITOPS_HEXSZ + 1];
+	FILE	*f;
+	int	 rc = -1;
+
+	path = journal_path(r);
+	xasprintf(&tmp, "%s.tmp", path);
+	oid_hex(oh, old);
+	oid_hex(nh, new);
+	if ((f = fopen(tmp, "w")) == NULL) {
+		fail(errmsg, "cannot create \"%s\": %s", tmp, strerror(errno));
+		goto out;
+	}
+	fprintf(f, "%s\nref %s\nold %s\nnew %s\n", JOURNAL_MAGIC, refname, oh,
+	    nh);
+	if (fclose(f) == EOF) {
+		fail(errmsg, "cannot write \"%s\": %s", tmp, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	if (rename(tmp, path) == -1) {
+		fail(errmsg, "cannot rename \"%s\": %s", tmp, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(tmp);
+	free(path);
+	return rc;
+}
+
+static int
+journal_remove(struct gitops_repo *r, char **errmsg)
+{
+	char	*path = journal_path(r);
+	int	 rc = 0;
+
+	if (unlink(path) == -1 && errno != ENOENT)
+		rc = fail(errmsg, "cannot remove \"%s\": %s", path,
+		    strerror(errno));
+	free(path);
+	return rc;
+}
+
+/* Read the journal: 0 with its fields, 1 when there is none. */
+static int
+journal_read(struct gitops_repo *r, char **refname, git_oid *old,
+    git_oid *new, char **errmsg)
+{
+	char	*path, line[4096], oh[GITOPS_HEXSZ + 1], nh[GITOPS_HEXSZ + 1];
+	char	 ref[4096];
+	FILE	*f;
+	int	 rc = -1;
+
+	path = journal_path(r);
+	if ((f = fopen(path, "r")) == NULL) {
+		if (errno == ENOENT)
+			rc = 1;
+		else
+			fail(errmsg, "cannot open \"%s\": %s", path,
+			    strerror(errno));
+		goto out;
+	}
+	if (fgets(line, sizeof(line), f) == NULL ||
+	    strcmp(line, JOURNAL_MAGIC "\n") != 0 ||
+	    fscanf(f, "ref %4095s\nold %40s\nnew %40s\n", ref, oh, nh) != 3 ||
+	    git_oid_fromstr(old, oh) < 0 || git_oid_fromstr(new, nh) < 0) {
+		fail(errmsg, "\"%s\" is not a squash journal", path);
+		goto out;
+	}
+	*refname = xstrdup(ref);
+	rc = 0;
+out:
+	if (f != NULL)
+		fclose(f);
+	free(path);
+	return rc;
+}
+
+int
+gitops_recover_squash(struct gitops_repo *r, int *recovered, char **errmsg)
+{
+	struct strv	 paths = { 0 };
+	git_tree	*ot = NULL, *nt = NULL;
+	git_oid		 old, new, cur, oti, nti;
+	char		*refname = NULL;
+	int		 j, rc = -1;
+
+	if (recovered != NULL)
+		*recovered = 0;
+	if ((j = journal_read(r, &refname, &old, &new, errmsg)) != 0) {
+		rc = j == 1 ? 0 : -1;
+		goto out;
+	}
+	if (recovered != NULL)
+		*recovered = 1;
+	if (git_reference_name_to_id(&cur, r->git, refname) < 0) {
+		git_fail(errmsg, "cannot resolve \"%s\"", refname);
+		goto out;
+	}
+	if (git_oid_equal(&cur, &old)) {
+		/* Killed before the branch moved: put the paths back. */
+		if (commit_tree_id(r, &old, &oti, errmsg) < 0 ||
+		    commit_tree_id(r, &new, &nti, errmsg) < 0 ||
+		    lookup_tree(r, &oti, &ot, errmsg) < 0 ||
+		    lookup_tree(r, &nti, &nt, errmsg) < 0 ||
+		    changed_paths(r, ot, nt, &paths, errmsg) < 0 ||
+		    checkout_paths(r, nt, ot, &paths, CHECKOUT_RESTORE, NULL,
+		    errmsg) < 0)
+			goto out;
+	}
+	/*
+	 * The branch moved (the squash completed but for this unlink), or
+	 * someone moved it elsewhere since: either way the files are not
+	 * ours to touch any more.
+	 */
+	if (journal_remove(r, errmsg) < 0)
+		goto out;
+	rc = 0;
+out:
+	strv_release(&paths);
+	git_tree_free(ot);
+	git_tree_free(nt);
+	free(refname);
+	return rc;
+}
+
+int
+gitops_squash(struct gitops_repo *r, const char *session_commit,
+    const char *message, const struct gitops_ident *author,
+    struct gitops_squash *res, char **errmsg)
+{
+	git_tree	*ot = NULL, *nt = NULL;
+	git_oid		 old, sess, oti, nti, commit;
+	char		*refname = NULL, *log = NULL, hex[GITOPS_HEXSZ + 1];
+	int		 unborn, r2, rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	if (gitops_recover_squash(r, NULL, errmsg) < 0)
+		goto out;
+	if (head_branch(r, &refname, &old, &unborn, errmsg) < 0)
+		goto out;
+	if (unborn) {
+		fail(errmsg, "\"%s\" has no commit to squash onto", refname);
+		goto out;
+	}
+	oid_hex(res->parent, &old);
+	if (resolve_commit(r, session_commit, &sess, errmsg) < 0)
+		goto out;
+	if (!git_oid_equal(&sess, &old) &&
+	    git_graph_descendant_of(r->git, &sess, &old) != 1) {
+		oid_hex(hex, &sess);
+		fail(errmsg, "session commit %s does not contain %s at %s; "
+		    "refresh the session first", hex, refname, res->parent);
+		goto out;
+	}
+	if (commit_tree_id(r, &old, &oti, errmsg) < 0 ||
+	    commit_tree_id(r, &sess, &nti, errmsg) < 0)
+		goto out;
+	if (git_oid_equal(&oti, &nti)) {
+		res->status = GITOPS_SQUASH_EMPTY;
+		rc = 0;
+		goto out;
+	}
+	if (lookup_tree(r, &oti, &ot, errmsg) < 0 ||
+	    lookup_tree(r, &nti, &nt, errmsg) < 0 ||
+	    changed_paths(r, ot, nt, &res->touched, errmsg) < 0)
+		goto out;
+
+	/* Nothing is written before we know nothing stands in the way. */
+	r2 = checkout_paths(r, ot, nt, &res->touched, CHECKOUT_CHECK,
+	    &res->conflicts, errmsg);
+	if (r2 != 0) {
+		if (r2 == 1) {
+			res->status = GITOPS_SQUASH_CONFLICT;
+			rc = 0;
+		}
+		goto out;
+	}
+	if (write_commit(r, &commit, &nti, &old, 1, message, author,
+	    errmsg) < 0)
+		goto out;
+	if (journal_write(r, refname, &old, &commit, errmsg) < 0)
+		goto out;
+	r2 = checkout_paths(r, ot, nt, &res->touched, CHECKOUT_APPLY,
+	    &res->conflicts, errmsg);
+	if (r2 == 1) {
+		/* An edit that landed since the check; nothing was written. */
+		res->status = GITOPS_SQUASH_CONFLICT;
+		rc = journal_remove(r, errmsg);
+		goto out;
+	}
+	if (r2 < 0)
+		goto rollback;
+	log = reflog_msg("commit (squash)", message);
+	if (move_ref(r, refname, &commit, &old, log, errmsg) < 0)
+		goto rollback;
+	if (journal_remove(r, errmsg) < 0)
+		goto out;
+	res->status = GITOPS_SQUASH_COMMITTED;
+	oid_hex(res->commit, &commit);
+	rc = 0;
+	goto out;
+rollback:
+	/* The branch did not move: put the files back and drop the journal. */
+	if (checkout_paths(r, nt, ot, &res->touched, CHECKOUT_RESTORE, NULL,
+	    NULL) == 0)
+		journal_remove(r, NULL);
+out:
+	git_tree_free(ot);
+	git_tree_free(nt);
+	free(refname);
+	free(log);
+	return rc;
+}
+
+/* Session worktrees. */
+
+void
+gitops_session_release(struct gitops_session *s)
+{
+	free(s->key);
+	free(s->path);
+	free(s->branch);
+	memset(s, 0, sizeof(*s));
+}
+
+static int
+safe_token(const char *s)
+{
+	size_t	i;
+
+	if (s[0] == '\0' || strchr(".-_", s[0]) != NULL)
+		return 0;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || strchr("._-", s[i]) != NULL))
+			return 0;
+		if (s[i] == '.' && s[i + 1] == '.')
+			return 0;
+	}
+	return i <= 200 && strcmp(s + i - (i >= 5 ? 5 : i), ".lock") != 0 &&
+	    s[i - 1] != '.';
+}
+
+/* Whether session <key> collides with anything that exists. */
+static int
+session_taken(struct gitops_repo *r, const char *key)
+{
+	git_reference	*ref = NULL;
+	char		*p, *branch;
+	int		 taken;
+
+	xasprintf(&p, "%s/%s/session-%s", r->workdir, GITOPS_WORKTREES_DIR,
+	    key);
+	taken = path_exists(p);
+	free(p);
+	xasprintf(&p, "%s/worktrees/session-%s", r->gitdir, key);
+	taken = taken || path_exists(p);
+	free(p);
+	xasprintf(&branch, "session/%s", key);
+	if (git_branch_lookup(&ref, r->git, branch, GIT_BRANCH_LOCAL) == 0)
+		taken = 1;
+	git_error_clear();
+	git_reference_free(ref);
+	free(branch);
+	return taken;
+}
+
+int
+gitops_session_create(struct gitops_repo *r, const char *job_id,
+    const char *base, struct gitops_session *s, char **errmsg)
+{
+	git_worktree_add_options opts;
+	git_reference	*ref = NULL;
+	git_worktree	*wt = NULL;
+	git_commit	*commit = NULL;
+	git_oid		 oid;
+	char		*dir = NULL, *name = NULL, *admin = NULL;
+	int		 rc = -1;
+
+	memset(s, 0, sizeof(*s));
+	git_worktree_add_options_init(&opts, GIT_WORKTREE_ADD_OPTIONS_VERSION);
+	if (!safe_token(job_id)) {
+		fail(errmsg, "invalid job id \"%s\"", job_id);
+		goto out;
+	}
+	if (resolve_commit(r, base, &oid, errmsg) < 0)
+		goto out;
+	if (git_commit_lookup(&commit, r->git, &oid) < 0) {
+		git_fail(errmsg, "cannot read commit \"%s\"", base);
+		goto out;
+	}
+	s->key = xstrdup(job_id);
+	if (session_taken(r, s->key)) {
+		free(s->key);
+		xasprintf(&s->key, "%s-%lld", job_id, (long long)now_wall_ms());
+		if (session_taken(r, s->key)) {
+			fail(errmsg, "session \"%s\" already exists", s->key);
+			goto out;
+		}
+	}
+	xasprintf(&dir, "%s/%s", r->workdir, GITOPS_WORKTREES_DIR);
+	xasprintf(&s->path, "%s/session-%s", dir, s->key);
+	xasprintf(&s->branch, "session/%s", s->key);
+	xasprintf(&name, "session-%s", s->key);
+	xasprintf(&admin, "%s/worktrees/%s", r->gitdir, name);
+	oid_hex(s->base, &oid);
+	if (mkdir_p(dir) == -1) {
+		fail(errmsg, "cannot create \"%s\": %s", dir, strerror(errno));
+		goto out;
+	}
+	if (git_branch_create(&ref, r->git, s->branch, commit, 0) < 0) {
+		git_fail(errmsg, "cannot create branch \"%s\"", s->branch);
+		goto out;
+	}
+	opts.ref = ref;
+	if (git_worktree_add(&wt, r->git, name, s->path, &opts) < 0) {
+		git_fail(errmsg, "failed to add worktree at \"%s\"", s->path);
+		/* libgit2 leaves what it made; none of it existed before. */
+		rmtree(admin);
+		rmtree(s->path);
+		git_branch_delete(ref);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc == -1)
+		gitops_session_release(s);
+	git_worktree_free(wt);
+	git_reference_free(ref);
+	git_commit_free(commit);
+	free(dir);
+	free(name);
+	free(admin);
+	return rc;
+}
+
+/* Whether path is <project>/.ktx/worktrees/session-*. */
+static int
+in_worktrees_dir(struct gitops_repo *r, const char *path)
+{
+	char	*prefix;
+	size_t	 n;
+	int	 ok;
+
+	xasprintf(&prefix, "%s/%s/session-", r->workdir, GITOPS_WORKTREES_DIR);
+	n = strlen(prefix);
+	ok = strncmp(path, prefix, n) == 0 && path[n] != '\0' &&
+	    strchr(path + n, '/') == NULL;
+	free(prefix);
+	return ok;
+}
+
+int
+gitops_session_remove(struct gitops_repo *r, const char *path,
+    const char *branch, char **errmsg)
+{
+	git_worktree_prune_options popts;
+	git_worktree	*wt = NULL;
+	git_reference	*ref = NULL;
+	const char	*name;
+	char		*admin = NULL;
+	int		 error, rc = -1;
+
+	git_worktree_prune_options_init(&popts,
+	    GIT_WORKTREE_PRUNE_OPTIONS_VERSION);
+	if (!in_worktrees_dir(r, path)) {
+		fail(errmsg, "\"%s\" is not a session worktree of \"%s\"", path,
+		    r->workdir);
+		goto out;
+	}
+	name = strrchr(path, '/') + 1;
+	error = git_worktree_lookup(&wt, r->git, name);
+	if (error == 0) {
+		popts.flags = GIT_WORKTREE_PRUNE_VALID |
+		    GIT_WORKTREE_PRUNE_LOCKED | GIT_WORKTREE_PRUNE_WORKING_TREE;
+		if (git_worktree_prune(wt, &popts) < 0) {
+			git_fail(errmsg, "cannot remove worktree \"%s\"", path);
+			goto out;
+		}
+	}
+	git_error_clear();
+	/* Whatever prune left: a dir without .git, an orphaned admin dir. */
+	xasprintf(&admin, "%s/worktrees/%s", r->gitdir, name);
+	if (rmtree(path) == -1 || rmtree(admin) == -1) {
+		fail(errmsg, "cannot remove \"%s\": %s", path_exists(path) ?
+		    path : admin, strerror(errno));
+		goto out;
+	}
+	if (branch != NULL) {
+		error = git_branch_lookup(&ref, r->git, branch,
+		    GIT_BRANCH_LOCAL);
+		if (error == 0 && git_branch_delete(ref) < 0) {
+			git_fail(errmsg, "cannot delete branch \"%s\"", branch);
+			goto out;
+		}
+		if (error < 0 && error != GIT_ENOTFOUND) {
+			git_fail(errmsg, "cannot read branch \"%s\"", branch);
+			goto out;
+		}
+		git_error_clear();
+	}
+	rc = 0;
+out:
+	free(admin);
+	git_reference_free(ref);
+	git_worktree_free(wt);
+	return rc;
+}
+
+void
+gitops_leftovers_release(struct gitops_leftovers *l)
+{
+	strv_release(&l->worktrees);
+	strv_release(&l->branches);
+}
+
+int
+gitops_list_leftovers(struct gitops_repo *r, struct gitops_leftovers *l,
+    char **errmsg)
+{
+	git_branch_iterator	*it = NULL;
+	git_reference		*ref;
+	git_branch_t		 type;
+	git_strarray		 names = { NULL, 0 };
+	git_worktree		*wt;
+	struct dirent		*de;
+	const char		*bn;
+	char			*dir, *p;
+	DIR			*d;
+	size_t			 i;
+	int			 error, rc = -1;
+
+	memset(l, 0, sizeof(*l));
+	xasprintf(&dir, "%s/%s", r->workdir, GITOPS_WORKTREES_DIR);
+	if ((d = opendir(dir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (strncmp(de->d_name, "session-", 8) != 0)
+				continue;
+			xasprintf(&p, "%s/%s", dir, de->d_name);
+			strv_push_owned(&l->worktrees, p);
+		}
+		closedir(d);
+	}
+	/* Registered worktrees whose directory is gone. */
+	if (git_worktree_list(&names, r->git) < 0) {
+		git_fail(errmsg, "cannot list the worktrees");
+		goto out;
+	}
+	for (i = 0; i < names.count; i++) {
+		if (git_worktree_lookup(&wt, r->git, names.strings[i]) < 0) {
+			git_error_clear();
+			continue;
+		}
+		p = strip_slash(git_worktree_path(wt));
+		if (in_worktrees_dir(r, p))
+			strv_push_owned(&l->worktrees, p);
+		else
+			free(p);
+		git_worktree_free(wt);
+	}
+	strv_sort_uniq(&l->worktrees);
+	if (git_branch_iterator_new(&it, r->git, GIT_BRANCH_LOCAL) < 0) {
+		git_fail(errmsg, "cannot list the branches");
+		goto out;
+	}
+	while ((error = git_branch_next(&ref, &type, it)) == 0) {
+		if (git_branch_name(&bn, ref) == 0 &&
+		    strncmp(bn, "session/", 8) == 0)
+			strv_push(&l->branches, bn);
+		git_reference_free(ref);
+	}
+	if (error != GIT_ITEROVER) {
+		git_fail(errmsg, "cannot list the branches");
+		goto out;
+	}
+	git_error_clear();
+	strv_sort_uniq(&l->branches);
+	rc = 0;
+out:
+	if (rc == -1)
+		gitops_leftovers_release(l);
+	git_branch_iterator_free(it);
+	git_strarray_dispose(&names);
+	free(dir);
+	return rc;
+}
+
+/* The raw-sources diff summary. */
+
+static void
+count_change(const char *path, enum change change, void *arg)
+{
+	struct gitops_diffstat	*ds = arg;
+
+	(void)path;
+	if (change == CHANGE_ADDED)
+		ds->added++;
+	else if (change == CHANGE_MODIFIED)
+		ds->modified++;
+	else
+		ds->deleted++;
+}
+
+static void
+count_file(const char *path, enum change change, void *arg)
+{
+	(void)path;
+	(void)change;
+	(*(unsigned *)arg)++;
+}
+
+int
+gitops_snapshot_diff(struct gitops_repo *r, const char *commit,
+    const char *parent, const char *sync_id, struct gitops_diffstat *ds,
+    char **errmsg)
+{
+	const git_tree_entry	*e, *prev = NULL;
+	git_tree_entry		*pe = NULL;
+	git_tree		*root = NULL, *pt = NULL, *nt = NULL, *ot = NULL;
+	git_oid			 oid, tid;
+	size_t			 i, n;
+	unsigned		 files = 0;
+	int			 rc = -1;
+
+	memset(ds, 0, sizeof(*ds));
+	if (resolve_commit(r, commit, &oid, errmsg) < 0 ||
+	    commit_tree_id(r, &oid, &tid, errmsg) < 0 ||
+	    lookup_tree(r, &tid, &root, errmsg) < 0)
+		goto out;
+	if (git_tree_entry_bypath(&pe, root, parent) < 0 ||
+	    git_tree_entry_type(pe) != GIT_OBJECT_TREE ||
+	    lookup_tree(r, git_tree_entry_id(pe), &pt, errmsg) < 0) {
+		git_error_clear();
+		fail(errmsg, "no snapshot \"%s/%s\" in %s", parent, sync_id,
+		    commit);
+		goto out;
+	}
+	e = git_tree_entry_byname(pt, sync_id);
+	if (!entry_is_tree(e)) {
+		fail(errmsg, "no snapshot \"%s/%s\" in %s", parent, sync_id,
+		    commit);
+		goto out;
+	}
+	if (lookup_tree(r, git_tree_entry_id(e), &nt, errmsg) < 0)
+		goto out;
+	n = git_tree_entrycount(pt);
+	for (i = 0; i < n; i++) {
+		e = git_tree_entry_byindex(pt, i);
+		if (!entry_is_tree(e) ||
+		    strcmp(git_tree_entry_name(e), sync_id) >= 0)
+			continue;
+		if (prev == NULL || strcmp(git_tree_entry_name(e),
+		    git_tree_entry_name(prev)) > 0)
+			prev = e;
+	}
+	if (prev != NULL && lookup_tree(r, git_tree_entry_id(prev), &ot,
+	    errmsg) < 0)
+		goto out;
+	if (walk_changes(r->git, ot, nt, "", count_change, ds) < 0 ||
+	    walk_changes(r->git, NULL, nt, "", count_file, &files) < 0) {
+		git_fail(errmsg, "cannot compare snapshots");
+		goto out;
+	}
+	ds->unchanged = files - ds->added - ds->modified;
+	rc = 0;
+out:
+	git_tree_entry_free(pe);
+	git_tree_free(root);
+	git_tree_free(pt);
+	git_tree_free(nt);
+	git_tree_free(ot);
+	return rc;
+}
+
+char *
+gitops_squash_message(const char *source_key, const char *job_id,
+    const char *sync_id, const struct gitops_diffstat *ds)
+{
+	char	*s;
+
+	xasprintf(&s, "ingest(%s): %s syncId=%s diff=+%u/~%u/-%u/=%u",
+	    source_key, job_id, sync_id, ds->added, ds->modified, ds->deleted,
+	    ds->unchanged);
+	return s;
+}
