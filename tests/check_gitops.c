@@ -1471,14 +1471,19 @@ child_squash(const char *dir, int recover_only)
 	struct gitops_squash	sq;
 	int			rc;
 
-	if (gitops_init(NULL) < 0 || gitops_open_project(&r, dir, &ktx_ident,
-	    0, NULL, NULL) < 0)
+	memset(&sq, 0, sizeof(sq));
+	if (gitops_init(NULL) < 0)
 		return 1;
-	if (recover_only)
+	if (gitops_open_project(&r, dir, &ktx_ident, 0, NULL, NULL) < 0)
+		rc = 1;
+	else if (recover_only)
 		rc = gitops_recover_squash(&r, NULL, NULL) < 0;
 	else
 		rc = gitops_squash(&r, "session/k", "squash", &local_ident, &sq,
 		    NULL) < 0 || sq.status != GITOPS_SQUASH_COMMITTED;
+	gitops_squash_release(&sq);
+	gitops_repo_release(&r);
+	gitops_shutdown();
 	return rc;
 }
 

@@ -1786,7 +1786,7 @@ gitops_session_create(struct gitops_repo *r, const char *job_id,
 		/* libgit2 leaves what it made; none of it existed before. */
 		rmtree(admin);
 		rmtree(s->path);
-		git_branch_delete(ref);
+		git_reference_delete(ref);
 		goto out;
 	}
 	rc = 0;
@@ -1855,9 +1855,20 @@ gitops_session_remove(struct gitops_repo *r, const char *path,
 		goto out;
 	}
 	if (branch != NULL) {
+		/*
+		 * git_reference_delete, not git_branch_delete: session
+		 * branches have no branch.<name> config to drop, and
+		 * libgit2 1.5.1 leaks pcre2 match data on every config
+		 * entry that section rename does not match.
+		 */
 		error = git_branch_lookup(&ref, r->git, branch,
 		    GIT_BRANCH_LOCAL);
-		if (error == 0 && git_branch_delete(ref) < 0) {
+		if (error == 0 && git_branch_is_checked_out(ref)) {
+			fail(errmsg, "cannot delete branch \"%s\": it is "
+			    "checked out", branch);
+			goto out;
+		}
+		if (error == 0 && git_reference_delete(ref) < 0) {
 			git_fail(errmsg, "cannot delete branch \"%s\"", branch);
 			goto out;
 		}
