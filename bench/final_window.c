@@ -1,0 +1,373 @@
+/*
+ * The final window's git work, timed: refresh a session worktree from
+ * main, then squash it into main, on a project of N files where the
+ * session changed 10 files and a sibling squash changed 10 others on main
+ * since the session started.  Done by gitops (libgit2, in this process)
+ * and by the git command line (git merge in the worktree, git merge
+ * --squash and git commit in the project), from the same starting state,
+ * alternating, several runs each; prints the medians.
+ *
+ * usage: final_window [-gk] [-r runs] [-w workdir] size...
+ *
+ * -g times gitops alone (for a profiler); -k keeps the projects.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gitops.h"
+#include "log.h"
+#include "util.h"
+
+#define FILES_PER_DIR	100
+#define DIRS_PER_AREA	10
+#define CHANGED		10
+
+extern char **environ;
+
+static const struct gitops_ident author = { "ktx Local", "local@ktx.local" };
+
+static double
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Run argv, its stdout to /dev/null; fatal unless it exits 0. */
+static void
+spawn_argv(char *const argv[])
+{
+	posix_spawn_file_actions_t	fa;
+	pid_t				pid;
+	int				st;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0)
+		fatal("spawn %s", argv[0]);
+	posix_spawn_file_actions_destroy(&fa);
+	if (waitpid(pid, &st, 0) == -1)
+		fatal("waitpid");
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fatalx("%s %s %s %s: failed", argv[0], argv[1], argv[2],
+		    argv[3] != NULL ? argv[3] : "");
+}
+
+static void __attribute__((format(printf, 1, 2)))
+sh(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*cmd;
+
+	va_start(ap, fmt);
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		fatal("vasprintf");
+	va_end(ap);
+	if (system(cmd) != 0)
+		fatalx("failed: %s", cmd);
+	free(cmd);
+}
+
+/* A shell command's first line of output.  Caller frees. */
+static char * __attribute__((format(printf, 1, 2)))
+sh_out(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*cmd, line[256];
+	FILE	*f;
+
+	va_start(ap, fmt);
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		fatal("vasprintf");
+	va_end(ap);
+	if ((f = popen(cmd, "r")) == NULL || fgets(line, sizeof(line), f) ==
+	    NULL)
+		fatalx("failed: %s", cmd);
+	pclose(f);
+	free(cmd);
+	line[strcspn(line, "\n")] = '\0';
+	return xstrdup(line);
+}
+
+static char *
+file_path(const char *root, int i)
+{
+	char	*p;
+
+	xasprintf(&p, "%s/area%03d/dir%02d/file%06d.json", root,
+	    i / (FILES_PER_DIR * DIRS_PER_AREA),
+	    (i / FILES_PER_DIR) % DIRS_PER_AREA, i);
+	return p;
+}
+
+static void
+write_file(const char *path, const char *content)
+{
+	char	*dir, *slash;
+	FILE	*f;
+
+	if ((f = fopen(path, "w")) == NULL && errno == ENOENT) {
+		dir = xstrdup(path);
+		slash = strrchr(dir, '/');
+		*slash = '\0';
+		sh("mkdir -p '%s'", dir);
+		free(dir);
+		f = fopen(path, "w");
+	}
+	if (f == NULL)
+		fatal("%s", path);
+	fputs(content, f);
+	fclose(f);
+}
+
+/* Change CHANGED files spread over the project, starting at offset. */
+static void
+change_files(const char *root, int n, int offset, const char *tag)
+{
+	char	*p, buf[128];
+	int	 k;
+
+	for (k = 0; k < CHANGED; k++) {
+		p = file_path(root, (k * (n / CHANGED) + offset) % n);
+		snprintf(buf, sizeof(buf), "{\"changed\": \"%s %d\"}\n", tag, k);
+		write_file(p, buf);
+		free(p);
+	}
+}
+
+struct fixture {
+	char	*proj;
+	char	*wt;
+	char	*session;	/* session HEAD before the window */
+	char	*main;		/* main before the window (sibling landed) */
+	char	*tree;		/* the tree main must end with */
+};
+
+static void
+make_fixture(struct fixture *fx, const char *workdir, int n)
+{
+	char	*p, buf[128];
+	int	 i;
+
+	xasprintf(&fx->proj, "%s/n%d", workdir, n);
+	xasprintf(&fx->wt, "%s/.ktx/worktrees/session-bench", fx->proj);
+	sh("rm -rf '%s' && mkdir -p '%s' && git -C '%s' init -q -b main && "
+	    "git -C '%s' config gc.auto 0", fx->proj, fx->proj, fx->proj,
+	    fx->proj);
+	xasprintf(&p, "%s/ktx.yaml", fx->proj);
+	write_file(p, "connections: {}\n");
+	free(p);
+	xasprintf(&p, "%s/.ktx/.gitignore", fx->proj);
+	sh("mkdir -p '%s/.ktx'", fx->proj);
+	write_file(p, "worktrees/\n");
+	free(p);
+	for (i = 0; i < n; i++) {
+		p = file_path(fx->proj, i);
+		snprintf(buf, sizeof(buf), "{\"table\": %d, \"columns\": "
+		    "[\"id\", \"name\"]}\n", i);
+		write_file(p, buf);
+		free(p);
+	}
+	sh("cd '%s' && git add -A && git commit -q -m base && git gc -q && "
+	    "git worktree add -q -b session/bench '%s' main", fx->proj, fx->wt);
+	change_files(fx->wt, n, 1, "session");
+	sh("cd '%s' && git commit -q -am 'ingest(bench): work'", fx->wt);
+	change_files(fx->proj, n, 5, "sibling");
+	sh("cd '%s' && git commit -q -am 'ingest(sibling): landed'", fx->proj);
+	fx->session = sh_out("git -C '%s' rev-parse HEAD", fx->wt);
+	fx->main = sh_out("git -C '%s' rev-parse HEAD", fx->proj);
+	fx->tree = NULL;
+}
+
+/* Back to the state before the window, by the command line. */
+static void
+reset(struct fixture *fx)
+{
+	sh("cd '%s' && git update-ref refs/heads/main %s && git reset -q --hard"
+	    " && git -C '%s' reset -q --hard %s", fx->proj, fx->main, fx->wt,
+	    fx->session);
+}
+
+static void
+check_result(struct fixture *fx, const char *how)
+{
+	char	*tree, *parent;
+
+	tree = sh_out("git -C '%s' rev-parse 'main^{tree}'", fx->proj);
+	parent = sh_out("git -C '%s' rev-parse 'main^'", fx->proj);
+	if (fx->tree == NULL)
+		fx->tree = xstrdup(tree);
+	if (strcmp(tree, fx->tree) != 0 || strcmp(parent, fx->main) != 0)
+		fatalx("%s: main ends at tree %s parent %s, expected %s %s",
+		    how, tree, parent, fx->tree, fx->main);
+	sh("test -z \"$(git -C '%s' status --porcelain)\" && "
+	    "test -z \"$(git -C '%s' status --porcelain)\"", fx->proj, fx->wt);
+	free(tree);
+	free(parent);
+}
+
+static double
+run_gitops(struct fixture *fx)
+{
+	struct gitops_repo	 proj, wt;
+	struct gitops_refresh	 rf;
+	struct gitops_squash	 sq;
+	char			*err = NULL;
+	double			 t0, t;
+
+	t0 = now_ms();
+	if (gitops_open_project(&proj, fx->proj, NULL, 0, NULL, &err) < 0 ||
+	    gitops_open_worktree(&wt, fx->wt, NULL, &err) < 0 ||
+	    gitops_refresh(&wt, "main", &rf, &err) < 0 ||
+	    rf.status != GITOPS_REFRESH_CHANGED ||
+	    gitops_squash(&proj, rf.head, "ingest(bench): squash", &author, &sq,
+	    &err) < 0 || sq.status != GITOPS_SQUASH_COMMITTED)
+		fatalx("gitops: %s", err != NULL ? err : "unexpected outcome");
+	gitops_squash_release(&sq);
+	gitops_refresh_release(&rf);
+	gitops_repo_release(&wt);
+	gitops_repo_release(&proj);
+	t = now_ms() - t0;
+	check_result(fx, "gitops");
+	return t;
+}
+
+static double
+run_cli(struct fixture *fx)
+{
+	char *const merge[] = { "git", "-C", fx->wt, "merge", "-q", "--no-edit",
+	    "main", NULL };
+	char *const squash[] = { "git", "-C", fx->proj, "merge", "-q",
+	    "--squash", "session/bench", NULL };
+	char *const commit[] = { "git", "-C", fx->proj, "commit", "-q", "-m",
+	    "ingest(bench): squash", "--author",
+	    "ktx Local <local@ktx.local>", NULL };
+	double	t0, t;
+
+	t0 = now_ms();
+	spawn_argv(merge);
+	spawn_argv(squash);
+	spawn_argv(commit);
+	t = now_ms() - t0;
+	check_result(fx, "git");
+	return t;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double	x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct fixture	 fx;
+	const char	*workdir = "/tmp/ktx-bench";
+	double		*g, *c, mg, mc, first = 0;
+	int		 ch, i, runs = 7, n, only_gitops = 0, keep = 0;
+
+	log_init("final_window", LOG_LEVEL_INFO);
+	while ((ch = getopt(argc, argv, "gkr:w:")) != -1) {
+		switch (ch) {
+		case 'k':
+			keep = 1;
+			break;
+		case 'g':
+			only_gitops = 1;
+			break;
+		case 'r':
+			runs = atoi(optarg);
+			break;
+		case 'w':
+			workdir = optarg;
+			break;
+		default:
+			fprintf(stderr, "usage: final_window [-gk] [-r runs] "
+			    "[-w workdir] size...\n");
+			return 2;
+		}
+	}
+	if (optind == argc || runs < 1)
+		fatalx("usage: final_window [-gk] [-r runs] [-w workdir] size...");
+	setenv("GIT_AUTHOR_NAME", "ktx", 1);
+	setenv("GIT_AUTHOR_EMAIL", "ktx@example.com", 1);
+	setenv("GIT_COMMITTER_NAME", "ktx", 1);
+	setenv("GIT_COMMITTER_EMAIL", "ktx@example.com", 1);
+	if (gitops_init(NULL) < 0)
+		fatalx("libgit2");
+	sh("mkdir -p '%s'", workdir);
+	g = xcalloc((size_t)runs, sizeof(*g));
+	c = xcalloc((size_t)runs, sizeof(*c));
+	printf("%8s %12s %12s %8s\n", "files", "gitops ms", "git CLI ms",
+	    "speedup");
+	for (; optind < argc; optind++) {
+		n = atoi(argv[optind]);
+		make_fixture(&fx, workdir, n);
+		/* One warm-up of each, then alternate which goes first. */
+		reset(&fx);
+		run_gitops(&fx);
+		reset(&fx);
+		if (!only_gitops)
+			run_cli(&fx);
+		for (i = 0; i < runs; i++) {
+			if (only_gitops) {
+				reset(&fx);
+				g[i] = run_gitops(&fx);
+				c[i] = 1;
+				continue;
+			}
+			reset(&fx);
+			if (i % 2 == 0)
+				g[i] = run_gitops(&fx);
+			else
+				c[i] = run_cli(&fx);
+			reset(&fx);
+			if (i % 2 == 0)
+				c[i] = run_cli(&fx);
+			else
+				g[i] = run_gitops(&fx);
+		}
+		mg = median(g, runs);
+		mc = median(c, runs);
+		if (first == 0)
+			first = mg;
+		printf("%8d %12.1f %12.1f %7.1fx   (gitops %.1fx the first "
+		    "size)\n", n, mg, mc, mc / mg, mg / first);
+		fflush(stdout);
+		if (!keep)
+			sh("rm -rf '%s'", fx.proj);
+		free(fx.proj);
+		free(fx.wt);
+		free(fx.session);
+		free(fx.main);
+		free(fx.tree);
+	}
+	free(g);
+	free(c);
+	gitops_shutdown();
+	return 0;
+}
