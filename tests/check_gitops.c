@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "githelp.h"
 #include "gitops.h"
 #include "supervisor.h"
 #include "util.h"
@@ -32,146 +33,23 @@ static const struct gitops_ident ktx_ident = { "ktx", "ktx@example.com" };
 static const struct gitops_ident local_ident = { "ktx Local",
     "local@ktx.local" };
 
-/* Helpers. */
+/* Helpers (the git ones are in githelp.c). */
 
-static int
-rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
+/*
+ * The index holds HEAD exactly: git's own view, and write-tree through
+ * the cache tree the squash invalidated.
+ */
 static void
-rm_rf(const char *path)
+expect_index_is_head(const char *dir)
 {
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
+	char	*wt, *head;
 
-/* Run a shell command; its exit status. */
-static int __attribute__((format(printf, 1, 2)))
-run(const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*cmd;
-	int	 st;
-
-	va_start(ap, fmt);
-	ck_assert_int_ge(vasprintf(&cmd, fmt, ap), 0);
-	va_end(ap);
-	st = system(cmd);
-	free(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-/* A shell command's stdout without its trailing newlines.  Caller frees. */
-static char * __attribute__((format(printf, 1, 2)))
-out(const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*cmd, *buf = NULL;
-	size_t	 len = 0, n;
-	char	 chunk[4096];
-	FILE	*f;
-
-	va_start(ap, fmt);
-	ck_assert_int_ge(vasprintf(&cmd, fmt, ap), 0);
-	va_end(ap);
-	f = popen(cmd, "r");
-	ck_assert_ptr_nonnull(f);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		buf = xreallocarray(buf, len + n + 1, 1);
-		memcpy(buf + len, chunk, n);
-		len += n;
-	}
-	pclose(f);
-	free(cmd);
-	if (buf == NULL)
-		buf = xstrdup("");
-	buf[len] = '\0';
-	while (len > 0 && buf[len - 1] == '\n')
-		buf[--len] = '\0';
-	return buf;
-}
-
-#define ck_out_eq(expect, ...) do {					\
-	char *_o = out(__VA_ARGS__);					\
-	ck_assert_str_eq(_o, (expect));					\
-	free(_o);							\
-} while (0)
-
-static void
-put(const char *dir, const char *rel, const char *content)
-{
-	char	*path, *cmd;
-	FILE	*f;
-
-	xasprintf(&path, "%s/%s", dir, rel);
-	xasprintf(&cmd, "mkdir -p \"$(dirname '%s')\"", path);
-	ck_assert_int_eq(system(cmd), 0);
-	free(cmd);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(content, f);
-	fclose(f);
-	free(path);
-}
-
-/* Caller frees. */
-static char *
-slurp(const char *dir, const char *rel)
-{
-	char	*path, *s;
-
-	xasprintf(&path, "%s/%s", dir, rel);
-	s = out("cat '%s'", path);
-	free(path);
-	return s;
-}
-
-static int
-exists(const char *dir, const char *rel)
-{
-	struct stat	 sb;
-	char		*path;
-	int		 rc;
-
-	xasprintf(&path, "%s/%s", dir, rel);
-	rc = lstat(path, &sb) == 0;
-	free(path);
-	return rc;
-}
-
-/* A digest of every name, type, mode and byte under dir.  Caller frees. */
-static char *
-tree_sum(const char *dir)
-{
-	return out("cd '%s' && { find . -printf '%%p %%y %%m\\n' | LC_ALL=C sort;"
-	    " find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum; }"
-	    " | sha256sum", dir);
-}
-
-static char *
-head_of(const char *dir, const char *rev)
-{
-	return out("git -C '%s' rev-parse --verify -q '%s'", dir, rev);
-}
-
-static int
-commit_count(const char *dir)
-{
-	char	*s = out("git -C '%s' rev-list --count HEAD", dir);
-	int	 n = atoi(s);
-
-	free(s);
-	return n;
-}
-
-static void
-expect_clean(const char *dir)
-{
-	ck_out_eq("", "git -C '%s' status --porcelain --untracked-files=all",
-	    dir);
+	ck_assert_int_eq(run("git -C '%s' diff --cached --quiet", dir), 0);
+	wt = out("git -C '%s' write-tree", dir);
+	head = out("git -C '%s' rev-parse 'HEAD^{tree}'", dir);
+	ck_assert_str_eq(wt, head);
+	free(wt);
+	free(head);
 }
 
 /* A ktx project: ktx.yaml and .ktx/.gitignore committed on main. */
@@ -1123,6 +1001,7 @@ START_TEST(test_squash_one_commit)
 	    "--format='%%s|%%an <%%ae>|%%cn <%%ce>' main", proj);
 	ck_assert_int_eq(exists(proj, "a.yaml"), 1);
 	expect_clean(proj);
+	expect_index_is_head(proj);
 	ck_assert_int_eq(exists(proj, ".git/ktx-squash"), 0);
 	ck_assert_int_eq(gitops_session_remove(&r, s.path, s.branch, &err), 0);
 	ck_out_eq("", "ls -A '%s/.ktx/worktrees'", proj);
@@ -1209,6 +1088,8 @@ START_TEST(test_squash_after_sibling_landed)
 	    "main -- a.txt b.txt ktx.yaml", proj);
 	ck_assert_int_eq(exists(proj, "a.txt") && exists(proj, "b.txt"), 1);
 	expect_clean(proj);
+	expect_index_is_head(proj);
+	expect_index_is_head(a.path);
 	free(m1);
 	free(err);
 	gitops_refresh_release(&rf);
@@ -1378,6 +1259,123 @@ START_TEST(test_squash_adds_and_deletes_directories)
 	ck_assert_int_eq(exists(proj, "old"), 0);
 	ck_assert_int_eq(exists(proj, "new/deeper/y.txt"), 1);
 	expect_clean(proj);
+	expect_index_is_head(proj);
+	gitops_squash_release(&sq);
+	gitops_session_release(&s);
+	gitops_repo_release(&wt);
+	gitops_repo_release(&r);
+}
+END_TEST
+
+/*
+ * An index format the direct path does not handle (version 4): libgit2's
+ * checkout does the work, with the same outcomes.
+ */
+START_TEST(test_index_v4_goes_through_libgit2)
+{
+	static const char *const base[] = { "a.txt", "a0\n" };
+	static const char *const mine[] = { "a.txt", "a1\n", "m.txt", "m\n" };
+	static const char *const sib[] = { "s.txt", "s\n" };
+	struct gitops_repo	 r, wt;
+	struct gitops_session	 s;
+	struct gitops_refresh	 rf;
+	struct gitops_squash	 sq;
+	char			*err = NULL, *c;
+
+	new_project(&r, proj);
+	advance_main(&r, base, 2);
+	session_with(&r, "v4", &s, mine, 4);
+	advance_main(&r, sib, 2);
+	ck_assert_int_eq(run("git -C '%s' update-index --index-version 4 && "
+	    "git -C '%s' update-index --index-version 4", proj, s.path), 0);
+	open_wt(&wt, s.path);
+	ck_assert_int_eq(gitops_refresh(&wt, "main", &rf, &err), 0);
+	ck_assert_int_eq(rf.status, GITOPS_REFRESH_CHANGED);
+	expect_clean(s.path);
+	put(proj, "a.txt", "user\n");
+	ck_assert_int_eq(gitops_squash(&r, rf.head, "x", NULL, &sq, &err), 0);
+	ck_assert_int_eq(sq.status, GITOPS_SQUASH_CONFLICT);
+	ck_assert_str_eq(sq.conflicts.v[0], "a.txt");
+	gitops_squash_release(&sq);
+	ck_assert_int_eq(run("git -C '%s' checkout -q -- a.txt", proj), 0);
+	ck_assert_int_eq(gitops_squash(&r, rf.head, "x", NULL, &sq, &err), 0);
+	ck_assert_int_eq(sq.status, GITOPS_SQUASH_COMMITTED);
+	c = slurp(proj, "a.txt");
+	ck_assert_str_eq(c, "a1");
+	free(c);
+	expect_clean(proj);
+	expect_index_is_head(proj);
+	/* Still version 4: libgit2 wrote it, not gitindex. */
+	ck_out_eq("4", "od -An -tu1 -j7 -N1 '%s/.git/index' | tr -d ' '", proj);
+	gitops_refresh_release(&rf);
+	gitops_squash_release(&sq);
+	gitops_session_release(&s);
+	gitops_repo_release(&wt);
+	gitops_repo_release(&r);
+}
+END_TEST
+
+/* Checkout filters from .gitattributes apply to what the squash writes. */
+START_TEST(test_squash_applies_attribute_filters)
+{
+	static const char *const base[] = { ".gitattributes",
+	    "*.txt text eol=crlf\n", "doc.txt", "one\n" };
+	static const char *const mine[] = { "doc.txt", "one\ntwo\n",
+	    "sub/new.txt", "x\n" };
+	struct gitops_repo	 r;
+	struct gitops_session	 s;
+	struct gitops_squash	 sq;
+	char			*err = NULL;
+
+	new_project(&r, proj);
+	advance_main(&r, base, 4);
+	ck_assert_int_eq(run("cd '%s' && rm doc.txt && git checkout -q -- "
+	    "doc.txt", proj), 0);
+	ck_out_eq("one\r", "cat '%s/doc.txt'", proj);
+	session_with(&r, "crlf", &s, mine, 4);
+	ck_assert_int_eq(gitops_squash(&r, s.branch, "x", NULL, &sq, &err), 0);
+	ck_assert_int_eq(sq.status, GITOPS_SQUASH_COMMITTED);
+	ck_out_eq("one\r\ntwo\r", "cat '%s/doc.txt'", proj);
+	ck_out_eq("x\r", "cat '%s/sub/new.txt'", proj);
+	ck_out_eq("one\ntwo", "git -C '%s' show main:doc.txt", proj);
+	expect_clean(proj);
+	expect_index_is_head(proj);
+	gitops_squash_release(&sq);
+	gitops_session_release(&s);
+	gitops_repo_release(&r);
+}
+END_TEST
+
+START_TEST(test_squash_modes_and_symlinks)
+{
+	static const char *const base[] = { "run.sh", "echo\n", "was-link",
+	    "file\n", "plain", "p\n" };
+	struct gitops_repo	 r, wt;
+	struct gitops_session	 s;
+	struct gitops_squash	 sq;
+	struct stat		 sb;
+	char			*err = NULL, *full, hex[GITOPS_HEXSZ + 1];
+	int			 created;
+
+	new_project(&r, proj);
+	advance_main(&r, base, 6);
+	session_with(&r, "modes", &s, NULL, 0);
+	ck_assert_int_eq(run("cd '%s' && chmod +x run.sh && rm was-link && "
+	    "ln -s plain was-link && ln -s run.sh link-new", s.path), 0);
+	open_wt(&wt, s.path);
+	ck_assert_int_eq(gitops_commit_all(&wt, "modes", NULL, hex, &created,
+	    &err), 0);
+	ck_assert_int_eq(gitops_squash(&r, s.branch, "x", NULL, &sq, &err), 0);
+	ck_assert_int_eq(sq.status, GITOPS_SQUASH_COMMITTED);
+	ck_assert_uint_eq(sq.touched.n, 3);
+	xasprintf(&full, "%s/run.sh", proj);
+	ck_assert_int_eq(stat(full, &sb), 0);
+	ck_assert_int_ne(sb.st_mode & 0100, 0);
+	free(full);
+	ck_out_eq("plain", "readlink '%s/was-link'", proj);
+	ck_out_eq("run.sh", "readlink '%s/link-new'", proj);
+	expect_clean(proj);
+	expect_index_is_head(proj);
 	gitops_squash_release(&sq);
 	gitops_session_release(&s);
 	gitops_repo_release(&wt);
@@ -1825,6 +1823,9 @@ gitops_suite(void)
 	tcase_add_test(tc, test_squash_untracked_file_would_be_overwritten);
 	tcase_add_test(tc, test_squash_never_clobbers_user_edits);
 	tcase_add_test(tc, test_squash_adds_and_deletes_directories);
+	tcase_add_test(tc, test_index_v4_goes_through_libgit2);
+	tcase_add_test(tc, test_squash_applies_attribute_filters);
+	tcase_add_test(tc, test_squash_modes_and_symlinks);
 	tcase_add_test(tc, test_recover_rolls_back_or_forward);
 	tcase_add_test(tc, test_snapshot_diff_counts);
 	suite_add_tcase(s, tc);
@@ -1843,41 +1844,6 @@ gitops_suite(void)
 	tcase_add_test(tc, test_init_refuses_foreign_and_linked);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-/*
- * A private HOME whose git config has no identity (as on a fresh server)
- * and no system config; the command line commits with env identities.
- */
-static char *
-hermetic_env(void)
-{
-	char	 tmpl[] = "/tmp/check-gitops-home.XXXXXX", *home, *cfg;
-	FILE	*f;
-
-	if (mkdtemp(tmpl) == NULL)
-		return NULL;
-	home = xstrdup(tmpl);
-	xasprintf(&cfg, "%s/.gitconfig", home);
-	if ((f = fopen(cfg, "w")) != NULL) {
-		fputs("[user]\n\tuseConfigOnly = true\n[init]\n"
-		    "\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n",
-		    f);
-		fclose(f);
-	}
-	free(cfg);
-	setenv("HOME", home, 1);
-	setenv("XDG_CONFIG_HOME", home, 1);
-	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
-	setenv("GIT_AUTHOR_NAME", "tester", 1);
-	setenv("GIT_AUTHOR_EMAIL", "tester@example.com", 1);
-	setenv("GIT_COMMITTER_NAME", "tester", 1);
-	setenv("GIT_COMMITTER_EMAIL", "tester@example.com", 1);
-	unsetenv("GIT_DIR");
-	unsetenv("GIT_WORK_TREE");
-	unsetenv("GIT_INDEX_FILE");
-	unsetenv("GIT_CEILING_DIRECTORIES");
-	return home;
 }
 
 int
