@@ -403,6 +403,9 @@ START_TEST(test_environment_does_not_redirect)
 	setenv("GIT_WORK_TREE", decoy, 1);
 	setenv("GIT_CEILING_DIRECTORIES", tmp, 1);
 	new_project(&r, proj);
+	gitops_repo_release(&r);
+	ck_assert_int_eq(gitops_open_project(&r, proj, &ktx_ident, 0, NULL,
+	    &err), 0);
 	session_with(&r, "env", &s, files, 2);
 	put(proj, "b.txt", "root\n");
 	ck_assert_int_eq(gitops_commit_paths(&r, one, 1, "b", NULL, hex,
