@@ -193,13 +193,16 @@ make_fixture(struct fixture *fx, const char *workdir, int n)
 	fx->tree = NULL;
 }
 
-/* Back to the state before the window, by the command line. */
+/*
+ * Back to the state before the window, by the command line; then sync, so
+ * neither contender waits on the writeback of the reset's writes.
+ */
 static void
 reset(struct fixture *fx)
 {
 	sh("cd '%s' && git update-ref refs/heads/main %s && git reset -q --hard"
-	    " && git -C '%s' reset -q --hard %s", fx->proj, fx->main, fx->wt,
-	    fx->session);
+	    " && git -C '%s' reset -q --hard %s && sync", fx->proj, fx->main,
+	    fx->wt, fx->session);
 }
 
 static void
@@ -288,7 +291,7 @@ main(int argc, char **argv)
 	struct fixture	 fx;
 	const char	*workdir = "/tmp/ktx-bench";
 	double		*g, *c, mg, mc, first = 0;
-	int		 ch, i, runs = 7, n, only_gitops = 0, keep = 0;
+	int		 ch, i, runs = 11, n, only_gitops = 0, keep = 0;
 
 	log_init("final_window", LOG_LEVEL_INFO);
 	while ((ch = getopt(argc, argv, "gkr:w:")) != -1) {
@@ -338,6 +341,9 @@ main(int argc, char **argv)
 				reset(&fx);
 				g[i] = run_gitops(&fx);
 				c[i] = 1;
+				if (getenv("BENCH_VERBOSE") != NULL)
+					fprintf(stderr, "run %d: %.1f ms\n", i,
+					    g[i]);
 				continue;
 			}
 			reset(&fx);

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -139,26 +140,10 @@ void
 gitindex_release(struct gitindex *ix)
 {
 	free(ix->path);
-	free(ix->buf);
+	if (ix->buf != NULL)
+		munmap(ix->buf, ix->len);
 	free(ix->off);
 	memset(ix, 0, sizeof(*ix));
-}
-
-static int
-read_all(int fd, unsigned char *buf, size_t len)
-{
-	ssize_t	n;
-	size_t	done = 0;
-
-	while (done < len) {
-		n = read(fd, buf + done, len - done);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		done += (size_t)n;
-	}
-	return 0;
 }
 
 int
@@ -180,13 +165,23 @@ gitindex_load(struct gitindex *ix, const char *path, char **errmsg)
 		fail(errmsg, "cannot open \"%s\": %s", path, strerror(errno));
 		goto out;
 	}
-	if (fstat(fd, &sb) == -1 || read_all(fd, ix->buf = xmalloc(
-	    (size_t)sb.st_size), (size_t)sb.st_size) == -1) {
+	/* Mapped, not read: most of it is only ever passed through. */
+	if (fstat(fd, &sb) == -1) {
 		fail(errmsg, "cannot read \"%s\": %s", path, strerror(errno));
 		close(fd);
 		goto out;
 	}
+	if ((size_t)sb.st_size < HEADER_SIZE + GITINDEX_OIDSZ) {
+		close(fd);
+		goto corrupt;
+	}
+	ix->buf = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
+	if (ix->buf == MAP_FAILED) {
+		ix->buf = NULL;
+		fail(errmsg, "cannot read \"%s\": %s", path, strerror(errno));
+		goto out;
+	}
 	ix->len = (size_t)sb.st_size;
 	ix->mtime = sb.st_mtim.tv_sec;
 	ix->file_mode = sb.st_mode & 07777;
@@ -239,7 +234,8 @@ corrupt:
 	fail(errmsg, "\"%s\": corrupt index", path);
 out:
 	if (rc != 0) {
-		free(ix->buf);
+		if (ix->buf != NULL)
+			munmap(ix->buf, ix->len);
 		free(ix->off);
 		ix->buf = NULL;
 		ix->off = NULL;

@@ -1318,8 +1318,11 @@ write_blob(struct gitops_repo *r, const struct fast_item *it, int filters,
 		goto out;
 	}
 	/*
-	 * Files are rewritten in place, as libgit2 does: on ext4 an unlink
-	 * and a create cost thirty times a truncate.  A symlink is replaced.
+	 * Files are rewritten in place: on ext4 an unlink and a create cost
+	 * thirty times as much, and a truncation to zero makes close() wait
+	 * for the new blocks (auto_da_alloc), so the new content is written
+	 * over the old and the file cut to its length.  A symlink, or a file
+	 * where a symlink was, is replaced.
 	 */
 	if ((mode == GIT_FILEMODE_LINK || (lstat(it->full, &sb) == 0 &&
 	    !S_ISREG(sb.st_mode))) && unlink(it->full) == -1 &&
@@ -1354,8 +1357,8 @@ write_blob(struct gitops_repo *r, const struct fast_item *it, int filters,
 		size = (size_t)git_blob_rawsize(blob);
 	}
 	exec = mode == GIT_FILEMODE_BLOB_EXECUTABLE;
-	if ((fd = open(it->full, O_WRONLY | O_CREAT | O_TRUNC,
-	    exec ? 0777 : 0666)) == -1 || fstat(fd, &sb) == -1) {
+	if ((fd = open(it->full, O_WRONLY | O_CREAT, exec ? 0777 : 0666)) ==
+	    -1 || fstat(fd, &sb) == -1) {
 		fail(errmsg, "cannot create \"%s\": %s", it->full,
 		    strerror(errno));
 		goto out;
@@ -1378,6 +1381,11 @@ write_blob(struct gitops_repo *r, const struct fast_item *it, int filters,
 			    strerror(errno));
 			goto out;
 		}
+	}
+	if ((off_t)size < sb.st_size && ftruncate(fd, (off_t)size) == -1) {
+		fail(errmsg, "cannot write \"%s\": %s", it->full,
+		    strerror(errno));
+		goto out;
 	}
 	if (close(fd) == -1) {
 		fd = -1;
