@@ -72,6 +72,7 @@ static const struct field connection_fields[] = {
 	STR_NULL("url"),
 	STR_NULL("source_dir"),
 	STR_NULL("mappings_connection"),
+	STR_NULL("remote_input"),
 	STRS("enabled_tables"),
 	OBJ("adapter", adapter_fields),
 	END

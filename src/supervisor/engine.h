@@ -57,6 +57,7 @@ struct target {
 	int			 killed;	/* SIGKILL sent */
 
 	enum stop_reason	 stop;
+	int64_t			 timeout_ms;	/* 0: none */
 	int64_t			 deadline;	/* target timeout, run clock; 0: none */
 	int64_t			 kill_at;	/* SIGKILL due, run clock; 0: none */
 
@@ -82,7 +83,8 @@ struct run {
 	size_t			 next;		/* first target not started */
 	size_t			 nrunning;
 	size_t			 nfinished;
-	int64_t			 timeout_ms;	/* per target; 0: none */
+	int64_t			 timeout_ms;	/* --timeout, any target; 0: none */
+	int64_t			 sources_timeout_ms;	/* from ktx.yaml; 0: none */
 	int64_t			 grace_ms;
 	int			 sigfd;
 

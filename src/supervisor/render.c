@@ -166,6 +166,16 @@ is_failure(const struct target *t)
 	return t->status != STATUS_DONE && t->status != STATUS_SKIPPED;
 }
 
+static void
+print_row(FILE *f, const char *const cells[7], const size_t width[7])
+{
+	size_t	c;
+
+	for (c = 0; c < 6; c++)
+		fprintf(f, "%-*s  ", (int)width[c], cells[c]);
+	fprintf(f, "%s\n", cells[6]);
+}
+
 void
 render_table(const struct run *r, FILE *f)
 {
@@ -175,10 +185,13 @@ render_table(const struct run *r, FILE *f)
 	};
 	const struct target	*t;
 	char			 cells[7][256];
+	const char		*row[7];
 	size_t			 width[7], i, c, nfailed = 0;
 
-	for (c = 0; c < 7; c++)
+	for (c = 0; c < 7; c++) {
 		width[c] = strlen(head[c]);
+		row[c] = cells[c];
+	}
 	for (i = 0; i < r->ntargets; i++) {
 		t = &r->targets[i];
 		nfailed += is_failure(t);
@@ -194,8 +207,7 @@ render_table(const struct run *r, FILE *f)
 		    nfailed, r->ntargets);
 	else
 		fprintf(f, "Ingest finished\n\n");
-	for (c = 0; c < 7; c++)
-		fprintf(f, c < 6 ? "%-*s  " : "%s\n", (int)width[c], head[c]);
+	print_row(f, head, width);
 	for (i = 0; i < r->ntargets; i++) {
 		t = &r->targets[i];
 		snprintf(cells[0], sizeof(cells[0]), "%s", t->pt->conn->id);
@@ -209,9 +221,7 @@ render_table(const struct run *r, FILE *f)
 			format_duration(t->finished_mono - t->started_mono, cells[4]);
 		snprintf(cells[5], sizeof(cells[5]), "-");
 		first_line(t->status == STATUS_DONE ? NULL : t->detail, cells[6]);
-		for (c = 0; c < 7; c++)
-			fprintf(f, c < 6 ? "%-*s  " : "%s\n", (int)width[c],
-			    cells[c]);
+		print_row(f, row, width);
 	}
 	if (nfailed == 0)
 		return;

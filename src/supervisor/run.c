@@ -137,6 +137,18 @@ string_or_null(const char *s)
 	return s != NULL ? cJSON_CreateString(s) : cJSON_CreateNull();
 }
 
+/* cJSON_CreateStringArray refuses an empty list. */
+static cJSON *
+string_array(const struct strv *sv)
+{
+	cJSON	*a = cJSON_CreateArray();
+	size_t	 i;
+
+	for (i = 0; i < sv->n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(sv->v[i]));
+	return a;
+}
+
 static void
 send_assign(struct run *r, struct target *t)
 {
@@ -160,11 +172,13 @@ send_assign(struct run *r, struct target *t)
 	cJSON_AddItemToObject(conn, "source_dir", string_or_null(c->source_dir));
 	cJSON_AddItemToObject(conn, "mappings_connection",
 	    string_or_null(c->mappings_connection));
-	cJSON_AddItemToObject(conn, "enabled_tables", cJSON_CreateStringArray(
-	    (const char *const *)c->enabled_tables.v, c->enabled_tables.n));
+	cJSON_AddItemToObject(conn, "remote_input",
+	    string_or_null(c->remote_input));
+	cJSON_AddItemToObject(conn, "enabled_tables",
+	    string_array(&c->enabled_tables));
 	adapter = cJSON_AddObjectToObject(conn, "adapter");
-	cJSON_AddItemToObject(adapter, "command", cJSON_CreateStringArray(
-	    (const char *const *)c->adapter_command.v, c->adapter_command.n));
+	cJSON_AddItemToObject(adapter, "command",
+	    string_array(&c->adapter_command));
 	cJSON_AddNumberToObject(adapter, "timeout", c->adapter_timeout);
 	if (proto_send(t->conn.fd, msg, &errmsg) != 0) {
 		xasprintf(&why, "cannot send the assignment: %s", errmsg);
@@ -307,7 +321,7 @@ settle(struct run *r, struct target *t, int wstatus)
 	if (t->stop == STOP_TIMEOUT) {
 		t->status = STATUS_TIMEOUT;
 		xasprintf(&detail, "timed out after %lld s",
-		    (long long)(r->timeout_ms / 1000));
+		    (long long)(t->timeout_ms / 1000));
 	} else if (t->stop == STOP_ABORT) {
 		t->status = STATUS_ABORTED;
 		xasprintf(&detail, "aborted by %s", abortsig);
@@ -379,8 +393,11 @@ start_target(struct run *r, struct target *t)
 	proto_conn_init(&t->conn, fd);
 	t->state = TARGET_RUNNING;
 	r->nrunning++;
-	if (r->timeout_ms > 0)
-		t->deadline = run_clock(r) + r->timeout_ms;
+	t->timeout_ms = r->timeout_ms;
+	if (t->timeout_ms == 0 && t->pt->conn->kind == DRIVER_SOURCE)
+		t->timeout_ms = r->sources_timeout_ms;
+	if (t->timeout_ms > 0)
+		t->deadline = run_clock(r) + t->timeout_ms;
 	update_title(r);
 }
 
@@ -774,8 +791,8 @@ run_ingest(struct cmd_context *ctx, const struct ktx_config *cfg,
 	r.project_dir = ctx->project_dir;
 	env = getenv("KTX_WORKER");
 	r.worker_path = env != NULL && *env != '\0' ? env : KTX_WORKER_PATH;
-	r.timeout_ms = (int64_t)(opts->timeout > 0 ? opts->timeout :
-	    cfg->sources_timeout) * 1000;
+	r.timeout_ms = (int64_t)opts->timeout * 1000;
+	r.sources_timeout_ms = (int64_t)cfg->sources_timeout * 1000;
 	r.grace_ms = (int64_t)opts->grace * 1000;
 	r.ntargets = plan->ntargets;
 	r.targets = xcalloc(r.ntargets, sizeof(*r.targets));

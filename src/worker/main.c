@@ -93,6 +93,8 @@ assignment_from(struct assignment *a, const struct proto_msg *msg)
 	a->grace = proto_int(msg, "grace", 0);
 	conn = proto_get(msg, "connection");
 	a->driver = dup_or_null(cJSON_GetObjectItemCaseSensitive(conn, "driver"));
+	a->remote_input = dup_or_null(cJSON_GetObjectItemCaseSensitive(conn,
+	    "remote_input"));
 	adapter = cJSON_GetObjectItemCaseSensitive(conn, "adapter");
 	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(adapter, "command"))
 		strv_push(&a->command, item->valuestring);
@@ -108,6 +110,7 @@ assignment_release(struct assignment *a)
 	free(a->job_id);
 	free(a->project_dir);
 	free(a->driver);
+	free(a->remote_input);
 	strv_release(&a->command);
 	memset(a, 0, sizeof(*a));
 }
@@ -220,7 +223,11 @@ main(int argc, char **argv)
 	if (w.gone || read_assignment(&w, &a) != 0)
 		goto out;
 
-	if (a.command.n == 0) {
+	if (a.command.n == 0 && a.remote_input != NULL) {
+		out.status = "failed";
+		xasprintf(&out.detail, "input from \"%s\" is not supported yet: "
+		    "this build reads local input only", a.remote_input);
+	} else if (a.command.n == 0) {
 		out.status = "failed";
 		xasprintf(&out.detail, "driver \"%s\" is not supported yet", a.driver);
 	} else

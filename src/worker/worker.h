@@ -24,6 +24,7 @@ struct assignment {
 	char		*project_dir;
 	int		 grace;		/* seconds the supervisor waits after TERM */
 	char		*driver;
+	char		*remote_input;	/* the ktx key naming input ktx fetches, or NULL */
 	struct strv	 command;	/* adapter argv; empty: built-in adapter */
 	int		 command_timeout;	/* seconds; 0: none */
 };
