@@ -8,6 +8,9 @@
 ADAPTER=$T/adapter.sh
 cat >"$ADAPTER" <<'EOF'
 log=$1; mode=$2; shift 2
+# between A X B: A <= X <= B.
+between() { fle "$1" "$2" && fle "$2" "$3"; }
+
 now() { date +%s.%N; }
 pgid=$(awk '{ print $5 }' /proc/$$/stat)
 echo "start $KTX_CONNECTION_ID $(now) $$ $pgid $PPID" >>"$log"
@@ -41,14 +44,16 @@ mkproject() {
 	git init -q "$P"
 }
 
-# conn ID DRIVER LOG MODE ARG...: one connection of ktx.yaml.
+# conn ID DRIVER LOG MODE ARG...: one connection of ktx.yaml, with
+# adapter.timeout when CONN_TIMEOUT is set.
 conn() {
 	local id=$1 driver=$2 log=$3 args="" a
 	shift 3
 	for a in "$@"; do args="$args, \"$a\""; done
 	printf '  %s:\n    driver: %s\n' "$id" "$driver"
 	[ "$driver" = sqlite ] && printf '    path: %s.db\n' "$id"
-	printf '    adapter: {command: [sh, "%s", "%s"%s]}\n' "$ADAPTER" "$log" "$args"
+	printf '    adapter: {command: [sh, "%s", "%s"%s]%s}\n' "$ADAPTER" "$log" \
+	    "$args" "${CONN_TIMEOUT:+, timeout: $CONN_TIMEOUT}"
 }
 
 # field LOG EVENT ID N: field N of the first EVENT line for ID.
@@ -62,6 +67,9 @@ max_overlap() {
 
 # fle A B: A <= B for decimal numbers.
 fle() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
+
+# between A X B: A <= X <= B.
+between() { fle "$1" "$2" && fle "$2" "$3"; }
 
 now() { date +%s.%N; }
 elapsed_since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.2f", e - s }'; }
@@ -79,6 +87,8 @@ wait_until() {
 
 # lines LOG EVENT: how many EVENT lines LOG holds.
 lines() { [ -f "$1" ] && grep -c "^$2 " "$1" || echo 0; }
+# log_has LOG EVENT N: LOG holds at least N EVENT lines.
+log_has() { [ "$(lines "$1" "$2")" -ge "$3" ]; }
 
 # proc_state PID: the state letter of /proc/PID/stat, empty when gone.
 proc_state() { awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null; }
@@ -95,15 +105,20 @@ survivors() {
 	done
 }
 
-# sup_bg ARGS...: the supervisor in the background, SIGINT not ignored
-# (a script's background jobs ignore it otherwise); sets SUP.
-sup_bg() {
-	env --default-signal=INT "$KTX_SUPERVISOR" "$@" &
-	SUP=$!
+# no_survivors LOG: none of those processes is left.
+no_survivors() {
+	local left
+	left=$(survivors "$1")
+	[ -z "$left" ] || { echo "left: $left" >&2; return 1; }
 }
 
-# wait_status PID: its exit status.
-wait_status() { local rc=0; wait "$1" || rc=$?; echo "$rc"; }
+# sup_bg ARGS...: the supervisor in the background, SIGINT not ignored
+# (a script's background jobs ignore it otherwise), output in $T/bg.out
+# and $T/bg.err; sets SUP.  Collect it with: wait "$SUP"; rc=$?
+sup_bg() {
+	env --default-signal=INT "$KTX_SUPERVISOR" "$@" >"$T/bg.out" 2>"$T/bg.err" &
+	SUP=$!
+}
 
 # jq_ok FILTER FILE: the filter is true on FILE; shows FILE when not.
 jq_ok() {

@@ -364,7 +364,7 @@ wait_adapter(struct worker *w, struct adapter *ad)
 {
 	struct pollfd	pfd[3];
 	int64_t		before, slept;
-	int		timeout, sig, resumed;
+	int		timeout, sig, resumed, terminated;
 
 	for (;;) {
 		check_exit(ad);
@@ -379,19 +379,19 @@ wait_adapter(struct worker *w, struct adapter *ad)
 		if (poll(pfd, 3, timeout) == -1 && errno != EINTR)
 			fatal("poll");
 		slept = now_monotonic_ms() - before;
-		resumed = 0;
+		resumed = terminated = 0;
 		while ((sig = selfpipe_next()) != 0) {
-			if (sig == SIGCONT)
-				resumed = 1;
-			else if (sig == SIGTERM && worker_orphaned(w))
-				abandon(w, ad);
-			else if (sig == SIGTERM)
-				stop(ad, "aborted");
+			resumed |= sig == SIGCONT;
+			terminated |= sig == SIGTERM;
 		}
 		/* Stopped inside poll: count no more than we asked to wait. */
 		if (resumed && timeout >= 0 && slept > timeout)
 			slept = timeout;
 		ad->active_ms += slept;
+		if (terminated && worker_orphaned(w))
+			abandon(w, ad);
+		else if (terminated)
+			stop(ad, "aborted");
 		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
 			read_socket(w, ad);
 		if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))
