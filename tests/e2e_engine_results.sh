@@ -134,6 +134,60 @@ check "no worker: exit 1" [ $? -eq 1 ]
 check "no worker: the detail says so" jq_ok '
     .results[0].status == "failed" and (.results[0].detail | startswith("cannot run the worker"))' "$T/out"
 
+# --- Stand-in workers: what travels where, and workers that break the rules. ---
+# fake NAME BODY: a worker script; $1 is its connection id, fd 3 its socket.
+fake() {
+	printf '#!/bin/sh\n%s\n' "$2" >"$T/$1"
+	chmod +x "$T/$1"
+}
+HELLO='printf "{\"v\":1,\"type\":\"hello\",\"target\":\"%s\",\"pid\":%d}\n" "$1" $$ >&3'
+fake spy "printf '%s\n' \"\$0\" \"\$@\" >'$T/spy.argv'
+$HELLO
+head -n 1 <&3 >'$T/spy.assign'
+echo '{\"v\":1,\"type\":\"result\",\"status\":\"done\",\"detail\":null,\"exit_code\":0,\"signal\":null,\"commit\":null}' >&3"
+fake badframe 'echo "not json" >&3; exec sleep 30'
+fake wrongpid 'printf "{\"v\":1,\"type\":\"hello\",\"target\":\"%s\",\"pid\":1}\n" "$1" >&3; exec sleep 30'
+fake noresult "$HELLO; head -n 1 <&3 >/dev/null; exit 0"
+
+mkproject fakes
+cat >"$P/ktx.yaml" <<EOF
+connections:
+  wh:
+    driver: postgres
+    url: env:KTX_TEST_SECRET_URL
+    enabled_tables: [public.orders]
+    adapter: {command: [sh, -c, "exit 0"], timeout: 9}
+EOF
+KTX_WORKER=$T/spy sup -C "$P" ingest --grace 1 >"$T/out" 2>"$T/err"
+check "spy: the run takes the stand-in's result" [ $? -eq 0 ]
+check "spy: the worker's argv holds the connection id only" \
+    [ "$(tr '\n' ' ' <"$T/spy.argv")" = "$T/spy wh " ]
+check "spy: the spec comes over the socket" jq_ok '
+    .v == 1 and .type == "assign" and .target == "wh" and .grace == 1 and
+    .project_dir == "'"$P"'" and (.job_id | endswith("-wh")) and
+    .connection == {id: "wh", driver: "postgres", kind: "database", path: null,
+      url: "env:KTX_TEST_SECRET_URL", source_dir: null, mappings_connection: null,
+      remote_input: null, enabled_tables: ["public.orders"],
+      adapter: {command: ["sh", "-c", "exit 0"], timeout: 9}}' "$T/spy.assign"
+
+for w in badframe wrongpid noresult; do
+	start=$(now)
+	KTX_WORKER=$T/$w sup -C "$P" ingest --grace 1 --json >"$T/$w.out" 2>"$T/$w.err"
+	eval "rc_$w=$? took_$w=$(elapsed_since "$start")"
+done
+check "bad frame: the worker is dropped at once ($took_badframe s)" \
+    sh -c "[ $rc_badframe -eq 1 ] && awk 'BEGIN { exit !($took_badframe < 1) }'"
+check "bad frame: the detail names the protocol error" jq_ok '
+    .results[0].status == "failed" and
+    .results[0].detail == "protocol error: frame is not JSON"' "$T/badframe.out"
+check "wrong pid: dropped" jq_ok '
+    .results[0].status == "failed" and
+    (.results[0].detail | test("^protocol error: \"hello\" from \"wh\" pid 1, expected \"wh\" pid [0-9]+$"))' \
+    "$T/wrongpid.out"
+check "no result: a worker that exits without one failed" jq_ok '
+    .results[0].status == "failed" and .results[0].exitCode == 0 and
+    .results[0].detail == "the worker exited with status 0 without a result"' "$T/noresult.out"
+
 # --- One supervisor per project. ---
 L=$T/busy.log
 mkproject busy

@@ -152,6 +152,10 @@ check "snapshot: the running target with its pid" \
 check "snapshot: finished and queued targets" \
     sh -c "grep -Eq '^  db  stage 1  done +[0-9.]+s$' '$T/bg.err' &&
     grep -Eq '^  s2  stage 2  queued$' '$T/bg.err'"
+check "titles: ps shows what the worker does" \
+    [ "$(ps -o args= -p "$worker")" = "ktx-worker: s1 adapter" ]
+check "titles: ps shows the run and what is left" \
+    sh -c "ps -o args= -p $SUP | grep -Eqx 'ktx-supervisor: run [0-9TZ]+-[0-9a-f]+, 2 targets left'"
 wait "$SUP"
 check "snapshot: the run goes on" [ $? -eq 0 ]
 

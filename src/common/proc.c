@@ -12,6 +12,24 @@
 #include "proc.h"
 #include "selfpipe.h"
 
+pid_t
+proc_fork(void)
+{
+	sigset_t	all, old;
+	pid_t		pid;
+	int		saved;
+
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid != 0) {
+		saved = errno;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		errno = saved;
+	}
+	return pid;
+}
+
 int
 proc_child_setup(pid_t parent, int deathsig)
 {

@@ -8,9 +8,16 @@
 #include <sys/types.h>
 
 /*
- * In a child right after fork: lead a new process group, get deathsig when
- * the parent dies, and default signal handling.  Returns -1 when the parent
- * is already gone (the child should _exit).
+ * Fork with every signal blocked, so that no handler of ours runs in the
+ * child before proc_child_setup (it would write to our self-pipe).  The
+ * parent's mask is restored; the child's is emptied by proc_child_setup.
+ */
+pid_t	 proc_fork(void);
+
+/*
+ * In a child right after proc_fork: lead a new process group, get deathsig
+ * when the parent dies, default signal handling.  Returns -1 when the
+ * parent is already gone (the child should _exit).
  */
 int	 proc_child_setup(pid_t parent, int deathsig);
 

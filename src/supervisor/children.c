@@ -60,7 +60,7 @@ children_spawn(const char *path, const char *target, int *fd, char **errmsg)
 		xasprintf(errmsg, "socketpair: %s", strerror(errno));
 		return -1;
 	}
-	if ((pid = fork()) == -1) {
+	if ((pid = proc_fork()) == -1) {
 		xasprintf(errmsg, "fork: %s", strerror(errno));
 		close(sv[0]);
 		close(sv[1]);

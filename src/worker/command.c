@@ -223,7 +223,7 @@ spawn(struct worker *w, const struct assignment *a, struct adapter *ad)
 		return -1;
 	}
 	build_env(a, &env);
-	switch (ad->pid = fork()) {
+	switch (ad->pid = proc_fork()) {
 	case -1:
 		log_warn("fork");
 		close(errpipe[0]);
