@@ -55,6 +55,7 @@ struct target {
 	int			 has_result;
 	int			 stopped;	/* seen stopped by waitpid */
 	int			 killed;	/* SIGKILL sent */
+	int			 reaped;	/* pid and pgid may be reused */
 
 	enum stop_reason	 stop;
 	int64_t			 timeout_ms;	/* 0: none */

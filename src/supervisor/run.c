@@ -87,6 +87,8 @@ update_title(const struct run *r)
 static void
 kill_now(struct target *t)
 {
+	if (t->reaped)
+		return;
 	proc_kill_group(t->pid, SIGKILL);
 	if (t->adapter_pgid)
 		proc_kill_group(t->adapter_pgid, SIGKILL);
@@ -100,7 +102,7 @@ terminate(struct run *r, struct target *t, enum stop_reason why)
 {
 	if (t->stop == STOP_NONE || why == STOP_PROTOCOL)
 		t->stop = why;
-	if (t->kill_at || t->killed)
+	if (t->kill_at || t->killed || t->reaped)
 		return;
 	proc_kill_group(t->pid, SIGTERM);
 	proc_kill_group(t->pid, SIGCONT);
@@ -356,6 +358,7 @@ finish_target(struct run *r, struct target *t)
 static void
 target_exited(struct run *r, struct target *t, int wstatus)
 {
+	t->reaped = 1;
 	/* What it sent before it exited is still in the socket. */
 	read_target(r, t);
 	if (t->conn.fd != -1)

@@ -451,7 +451,7 @@ command_run(struct worker *w, const struct assignment *a, struct outcome *out)
 		    a->command_timeout, tail ? "\n" : "", tail ? tail : "");
 	} else if (ad.stopping != NULL) {
 		out->status = "aborted";
-		out->detail = xstrdup("aborted by the supervisor");
+		out->detail = xstrdup("aborted by SIGTERM");
 	} else if (out->exit_code == 0) {
 		out->status = "done";
 	} else {
