@@ -70,11 +70,18 @@ concurrency 3 4 3
 concurrency 8 4 4
 
 # The next source starts as soon as one ends, not when a batch does.
-L=$T/conc3.log
-first_end=$(awk '$1 == "end" { print $3 }' "$L" | sort -n | head -1)
-last_start=$(awk '$1 == "start" { print $3 }' "$L" | sort -n | tail -1)
-check "concurrency: the 4th source starts right after the first ends" \
-    fle "$last_start" "$(awk -v e="$first_end" 'BEGIN { print e + 0.3 }')"
+L=$T/rolling.log
+mkproject rolling
+{
+	echo "connections:"
+	conn s1 dbt "$L" sleep 0.2
+	conn s2 dbt "$L" sleep 1
+	conn s3 dbt "$L" sleep 1
+	conn s4 dbt "$L" sleep 0.1
+} >"$P/ktx.yaml"
+sup -C "$P" ingest -j 3 >/dev/null 2>&1
+check "concurrency: s4 starts when s1 ends, before s2 and s3 do" \
+    between "$(field "$L" end s1 3)" "$(field "$L" start s4 3)" "$(field "$L" end s2 3)"
 
 # ingest.sources.maxConcurrency from ktx.yaml, when -j is not given.
 L=$T/yaml.log
