@@ -48,7 +48,7 @@ check "barrier: a database target sorted after a source runs first" \
 
 # --- Concurrency: at most N sources at once, and N reached. ---
 concurrency() {	# N SOURCES EXPECTED-MAX
-	local n=$1 nsrc=$2 expect=$3 i
+	local n="$1" nsrc="$2" expect="$3" i
 	L=$T/conc$n.log
 	mkproject "conc$n"
 	{

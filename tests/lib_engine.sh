@@ -47,7 +47,7 @@ mkproject() {
 # conn ID DRIVER LOG MODE ARG...: one connection of ktx.yaml, with
 # adapter.timeout when CONN_TIMEOUT is set.
 conn() {
-	local id=$1 driver=$2 log=$3 args="" a
+	local id="$1" driver="$2" log="$3" args="" a
 	shift 3
 	for a in "$@"; do args="$args, \"$a\""; done
 	printf '  %s:\n    driver: %s\n' "$id" "$driver"
