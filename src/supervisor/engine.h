@@ -1,0 +1,150 @@
+/*
+ * The running supervisor of an ingest: one run, its targets, and the
+ * pieces the poll loop in run.c drives (children.c, signals.c, render.c,
+ * pidfile.c).
+ */
+#ifndef KTX_ENGINE_H
+#define KTX_ENGINE_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+
+#include "proto.h"
+
+struct plan;
+struct plan_target;
+struct ingest_opts;
+
+enum target_status {
+	STATUS_DONE,
+	STATUS_FAILED,
+	STATUS_CONFLICT,
+	STATUS_TIMEOUT,
+	STATUS_ABORTED,
+	STATUS_NOT_RUN,
+	STATUS_SKIPPED
+};
+
+enum target_state {
+	TARGET_QUEUED,
+	TARGET_RUNNING,		/* forked, not yet reaped */
+	TARGET_FINISHED
+};
+
+/* Why the supervisor is ending a worker before it finished on its own. */
+enum stop_reason {
+	STOP_NONE,
+	STOP_TIMEOUT,
+	STOP_ABORT,
+	STOP_PROTOCOL
+};
+
+struct target {
+	const struct plan_target *pt;
+	size_t			 number;	/* 1-based, in plan order */
+	char			*job_id;
+	enum target_state	 state;
+
+	pid_t			 pid;		/* the worker; also its pgid */
+	pid_t			 adapter_pgid;	/* announced by "spawned"; 0: none */
+	struct proto_conn	 conn;		/* fd -1 once closed */
+	int			 said_hello;
+	int			 has_result;
+	int			 stopped;	/* seen stopped by waitpid */
+	int			 killed;	/* SIGKILL sent */
+	int			 reaped;	/* pid and pgid may be reused */
+
+	enum stop_reason	 stop;
+	int64_t			 timeout_ms;	/* 0: none */
+	int64_t			 deadline;	/* target timeout, run clock; 0: none */
+	int64_t			 kill_at;	/* SIGKILL due, run clock; 0: none */
+
+	int64_t			 started_mono, finished_mono;
+	int64_t			 started_wall, finished_wall;
+	char			*phase;
+	int			 percent;	/* last printed for the phase; -1 */
+
+	enum target_status	 status;
+	char			*detail;	/* or NULL */
+	int			 exit_code;	/* -1: none */
+	int			 signal;	/* 0: none */
+};
+
+struct run {
+	char			*id;
+	const struct plan	*plan;
+	const struct ingest_opts *opts;
+	const char		*project_dir;
+	const char		*worker_path;
+	struct target		*targets;
+	size_t			 ntargets;
+	size_t			 next;		/* first target not started */
+	size_t			 nrunning;
+	size_t			 nfinished;
+	int64_t			 timeout_ms;	/* --timeout, any target; 0: none */
+	int64_t			 sources_timeout_ms;	/* from ktx.yaml; 0: none */
+	int64_t			 grace_ms;
+	int			 sigfd;
+
+	int			 draining;	/* SIGHUP: start nothing new */
+	int			 aborting;	/* the signal that aborts, or 0 */
+	int			 escalated;	/* a second one: all KILLed */
+	int			 frozen;	/* SIGTSTP until SIGCONT */
+	int64_t			 frozen_at;
+	int64_t			 frozen_ms;	/* all freezes before this one */
+
+	size_t			 last_printed;	/* target of the last progress line */
+};
+
+/* run.c */
+const char	*target_status_name(enum target_status);
+/* Milliseconds of the run's clock, which stands still while frozen. */
+int64_t		 run_clock(const struct run *);
+
+/* children.c */
+/*
+ * Fork and exec the worker for the connection id: its own process group,
+ * PR_SET_PDEATHSIG, its end of a socketpair at PROTO_WORKER_FD, stdout to
+ * our stderr.  Returns the pid and our end of the socket (non-blocking) in
+ * *fd, or -1 with *errmsg (caller frees).
+ */
+pid_t		 children_spawn(const char *path, const char *target, int *fd,
+		    char **errmsg);
+/* The next child that changed state: 1 with pid and status, 0 for none. */
+int		 children_reap(pid_t *pid, int *status);
+/* Whether pgid is a group led by a child of pid (what "spawned" claims). */
+int		 children_owns_group(pid_t pid, pid_t pgid);
+
+/* signals.c */
+/* Catch the signals the supervisor acts on; the self-pipe's read end. */
+int		 signals_init(void);
+void		 signals_release(void);
+/* Die of sig, the way the shell should see it; returns only if that fails. */
+void		 signals_reraise(int sig);
+
+/* render.c */
+void		 render_start(struct run *, struct target *);
+void		 render_progress(struct run *, struct target *, const char *phase,
+		    int percent, const char *message);
+void		 render_end(struct run *, struct target *);
+void		 render_table(const struct run *, FILE *);
+void		 render_snapshot(const struct run *, FILE *);
+/* {plan, results}.  Caller frees. */
+cJSON		*render_document(const struct run *);
+/* The command that retries one target, shell-quoted.  Caller frees. */
+char		*render_retry_command(const struct run *, const struct target *);
+
+/* pidfile.c */
+/*
+ * Take .ktx/run/supervisor.pid in the project with an exclusive flock.
+ * Returns the fd to keep open, -2 when another process holds it (*holder:
+ * its pid, or 0 if it wrote none yet), -1 with *errmsg (caller frees).
+ */
+int		 pidfile_acquire(const char *project_dir, pid_t *holder,
+		    char **errmsg);
+void		 pidfile_release(int fd);
+
+#endif

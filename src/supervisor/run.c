@@ -1,0 +1,833 @@
+/*
+ * One ingest run: the poll loop that dispatches targets to workers (stage
+ * 1 one at a time, then stage 2 up to max_concurrency), talks to them,
+ * reaps them, enforces timeouts, acts on signals, and reports.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "ktxconfig.h"
+#include "log.h"
+#include "plan.h"
+#include "proc.h"
+#include "proto.h"
+#include "selfpipe.h"
+#include "supervisor.h"
+#include "util.h"
+
+static const char *const status_names[] = {
+	[STATUS_DONE] = "done",
+	[STATUS_FAILED] = "failed",
+	[STATUS_CONFLICT] = "conflict",
+	[STATUS_TIMEOUT] = "timeout",
+	[STATUS_ABORTED] = "aborted",
+	[STATUS_NOT_RUN] = "not-run",
+	[STATUS_SKIPPED] = "skipped",
+};
+
+const char *
+target_status_name(enum target_status status)
+{
+	return status_names[status];
+}
+
+static int
+status_from_name(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(status_names) / sizeof(status_names[0]); i++)
+		if (strcmp(status_names[i], name) == 0)
+			return i;
+	return STATUS_FAILED;
+}
+
+int64_t
+run_clock(const struct run *r)
+{
+	int64_t	now = r->frozen ? r->frozen_at : now_monotonic_ms();
+
+	return now - r->frozen_ms;
+}
+
+/* A UTC timestamp and a random suffix.  Caller frees. */
+static char *
+new_run_id(void)
+{
+	char		 stamp[32], *id;
+	time_t		 now = time(NULL);
+	struct tm	 tm;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	xasprintf(&id, "%s-%06x", stamp, arc4random() & 0xffffff);
+	return id;
+}
+
+static void
+update_title(const struct run *r)
+{
+	setproctitle("run %s, %zu targets left", r->id, r->ntargets - r->nfinished);
+}
+
+static void
+kill_now(struct target *t)
+{
+	if (t->reaped)
+		return;
+	proc_kill_group(t->pid, SIGKILL);
+	if (t->adapter_pgid)
+		proc_kill_group(t->adapter_pgid, SIGKILL);
+	t->kill_at = 0;
+	t->killed = 1;
+}
+
+/* TERM, CONT in case it is stopped, KILL after the grace period. */
+static void
+terminate(struct run *r, struct target *t, enum stop_reason why)
+{
+	if (t->stop == STOP_NONE || why == STOP_PROTOCOL)
+		t->stop = why;
+	if (t->kill_at || t->killed || t->reaped)
+		return;
+	proc_kill_group(t->pid, SIGTERM);
+	proc_kill_group(t->pid, SIGCONT);
+	t->kill_at = run_clock(r) + r->grace_ms;
+}
+
+/* A worker that broke the protocol: tell it, hang up, end it. */
+static void
+drop(struct run *r, struct target *t, const char *why)
+{
+	cJSON	*msg;
+	char	*errmsg;
+
+	if (t->stop == STOP_PROTOCOL)
+		return;
+	log_warnx("%s: dropping the worker: %s", t->pt->conn->id, why);
+	if (t->conn.fd != -1) {
+		msg = proto_new(PROTO_ERROR);
+		cJSON_AddStringToObject(msg, "code", "protocol");
+		cJSON_AddStringToObject(msg, "message", why);
+		if (proto_send(t->conn.fd, msg, &errmsg) != 0)
+			free(errmsg);
+		cJSON_Delete(msg);
+		proto_conn_release(&t->conn);
+	}
+	free(t->detail);
+	xasprintf(&t->detail, "protocol error: %s", why);
+	terminate(r, t, STOP_PROTOCOL);
+}
+
+static cJSON *
+string_or_null(const char *s)
+{
+	return s != NULL ? cJSON_CreateString(s) : cJSON_CreateNull();
+}
+
+/* cJSON_CreateStringArray refuses an empty list. */
+static cJSON *
+string_array(const struct strv *sv)
+{
+	cJSON	*a = cJSON_CreateArray();
+	size_t	 i;
+
+	for (i = 0; i < sv->n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(sv->v[i]));
+	return a;
+}
+
+static void
+send_assign(struct run *r, struct target *t)
+{
+	const struct ktx_connection	*c = t->pt->conn;
+	cJSON				*msg, *conn, *adapter;
+	char				*errmsg, *why;
+
+	msg = proto_new(PROTO_ASSIGN);
+	cJSON_AddStringToObject(msg, "target", c->id);
+	cJSON_AddStringToObject(msg, "run_id", r->id);
+	cJSON_AddStringToObject(msg, "job_id", t->job_id);
+	cJSON_AddStringToObject(msg, "project_dir", r->project_dir);
+	cJSON_AddNumberToObject(msg, "grace", r->grace_ms / 1000);
+	conn = cJSON_AddObjectToObject(msg, "connection");
+	cJSON_AddStringToObject(conn, "id", c->id);
+	cJSON_AddStringToObject(conn, "driver", c->driver);
+	cJSON_AddStringToObject(conn, "kind",
+	    c->kind == DRIVER_DATABASE ? "database" : "source");
+	cJSON_AddItemToObject(conn, "path", string_or_null(c->path));
+	cJSON_AddItemToObject(conn, "url", string_or_null(c->url));
+	cJSON_AddItemToObject(conn, "source_dir", string_or_null(c->source_dir));
+	cJSON_AddItemToObject(conn, "mappings_connection",
+	    string_or_null(c->mappings_connection));
+	cJSON_AddItemToObject(conn, "remote_input",
+	    string_or_null(c->remote_input));
+	cJSON_AddItemToObject(conn, "enabled_tables",
+	    string_array(&c->enabled_tables));
+	adapter = cJSON_AddObjectToObject(conn, "adapter");
+	cJSON_AddItemToObject(adapter, "command",
+	    string_array(&c->adapter_command));
+	cJSON_AddNumberToObject(adapter, "timeout", c->adapter_timeout);
+	if (proto_send(t->conn.fd, msg, &errmsg) != 0) {
+		xasprintf(&why, "cannot send the assignment: %s", errmsg);
+		drop(r, t, why);
+		free(why);
+		free(errmsg);
+	}
+	cJSON_Delete(msg);
+}
+
+static void
+take_result(struct target *t, const struct proto_msg *msg)
+{
+	const char	*detail = proto_str(msg, "detail");
+
+	t->has_result = 1;
+	t->status = status_from_name(proto_str(msg, "status"));
+	free(t->detail);
+	t->detail = detail != NULL ? xstrdup(detail) : NULL;
+	t->exit_code = proto_int(msg, "exit_code", -1);
+	t->signal = proto_int(msg, "signal", 0);
+	/* The worker reports only after its adapter's group is gone. */
+	t->adapter_pgid = 0;
+}
+
+static void
+handle_message(struct run *r, struct target *t, const struct proto_msg *msg)
+{
+	const char	*name = proto_type_name(msg->type);
+	char		*why = NULL;
+	pid_t		 pgid;
+
+	if (msg->type != PROTO_HELLO && msg->type != PROTO_ERROR &&
+	    !t->said_hello)
+		xasprintf(&why, "\"%s\" before \"hello\"", name);
+	else if (t->has_result)
+		xasprintf(&why, "\"%s\" after the result", name);
+	if (why != NULL)
+		goto drop;
+
+	switch (msg->type) {
+	case PROTO_HELLO:
+		if (t->said_hello)
+			xasprintf(&why, "a second \"hello\"");
+		else if (strcmp(proto_str(msg, "target"), t->pt->conn->id) != 0 ||
+		    proto_int(msg, "pid", 0) != t->pid)
+			xasprintf(&why, "\"hello\" from \"%s\" pid %lld, expected "
+			    "\"%s\" pid %d", proto_str(msg, "target"),
+			    (long long)proto_int(msg, "pid", 0), t->pt->conn->id,
+			    (int)t->pid);
+		if (why != NULL)
+			goto drop;
+		t->said_hello = 1;
+		send_assign(r, t);
+		return;
+	case PROTO_SPAWNED:
+		pgid = proto_int(msg, "pgid", 0);
+		/* An adapter that is already gone has nothing left to signal. */
+		if (!children_owns_group(t->pid, pgid)) {
+			log_debug("%s: ignoring process group %d", t->pt->conn->id,
+			    (int)pgid);
+			return;
+		}
+		t->adapter_pgid = pgid;
+		if (t->killed)
+			proc_kill_group(pgid, SIGKILL);
+		else if (r->frozen)
+			proc_kill_group(pgid, SIGSTOP);
+		return;
+	case PROTO_PROGRESS:
+		render_progress(r, t, proto_str(msg, "phase"),
+		    proto_int(msg, "percent", -1), proto_str(msg, "message"));
+		return;
+	case PROTO_RESULT:
+		take_result(t, msg);
+		return;
+	case PROTO_ERROR:
+		xasprintf(&why, "the worker reported %s: %s",
+		    proto_str(msg, "code"), proto_str(msg, "message"));
+		goto drop;
+	default:
+		xasprintf(&why, "unexpected \"%s\"", name);
+		goto drop;
+	}
+drop:
+	drop(r, t, why);
+	free(why);
+}
+
+/* Read and handle everything the worker has sent so far. */
+static void
+read_target(struct run *r, struct target *t)
+{
+	struct proto_msg	 msg;
+	char			*errmsg;
+	ssize_t			 n;
+	int			 rc;
+
+	while (t->conn.fd != -1) {
+		n = proto_conn_fill(&t->conn);
+		while (t->conn.fd != -1 &&
+		    (rc = proto_next(&t->conn, &msg, &errmsg)) != 0) {
+			if (rc == -1) {
+				drop(r, t, errmsg);
+				free(errmsg);
+				return;
+			}
+			handle_message(r, t, &msg);
+			proto_msg_release(&msg);
+		}
+		if (t->conn.fd == -1 || (n == -1 && errno == EAGAIN))
+			return;
+		if (n == -1)
+			log_warn("%s: read from the worker", t->pt->conn->id);
+		if (n <= 0) {
+			proto_conn_release(&t->conn);
+			return;
+		}
+	}
+}
+
+/* The target's status, from its result, why we stopped it, or its exit. */
+static void
+settle(struct run *r, struct target *t, int wstatus)
+{
+	char	sig[PROC_SIGNAME_MAX], abortsig[PROC_SIGNAME_MAX];
+	char	*detail = NULL;
+
+	proc_signame(r->aborting, abortsig);
+	if (!t->has_result) {
+		t->exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+		t->signal = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
+	}
+	if (t->stop == STOP_PROTOCOL) {
+		t->status = STATUS_FAILED;
+		return;
+	}
+	if (t->has_result && !(t->status == STATUS_ABORTED && t->stop != STOP_NONE))
+		return;
+	if (t->stop == STOP_TIMEOUT) {
+		t->status = STATUS_TIMEOUT;
+		xasprintf(&detail, "timed out after %lld s",
+		    (long long)(t->timeout_ms / 1000));
+	} else if (t->stop == STOP_ABORT) {
+		t->status = STATUS_ABORTED;
+		xasprintf(&detail, "aborted by %s", abortsig);
+	} else {
+		t->status = STATUS_FAILED;
+		if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 127 &&
+		    !t->said_hello)
+			xasprintf(&detail, "cannot run the worker \"%s\"",
+			    r->worker_path);
+		else if (WIFEXITED(wstatus))
+			xasprintf(&detail, "the worker exited with status %d "
+			    "without a result", WEXITSTATUS(wstatus));
+		else
+			xasprintf(&detail, "the worker was killed by %s without "
+			    "a result", proc_signame(WTERMSIG(wstatus), sig));
+	}
+	free(t->detail);
+	t->detail = detail;
+}
+
+static void
+finish_target(struct run *r, struct target *t)
+{
+	t->state = TARGET_FINISHED;
+	t->finished_mono = now_monotonic_ms();
+	t->finished_wall = now_wall_ms();
+	r->nfinished++;
+	render_end(r, t);
+	update_title(r);
+}
+
+static void
+target_exited(struct run *r, struct target *t, int wstatus)
+{
+	t->reaped = 1;
+	/* What it sent before it exited is still in the socket. */
+	read_target(r, t);
+	if (t->conn.fd != -1)
+		proto_conn_release(&t->conn);
+	/* It died without cleaning up after its adapter. */
+	if (t->adapter_pgid) {
+		proc_kill_group(t->adapter_pgid, SIGKILL);
+		proc_kill_group(t->adapter_pgid, SIGCONT);
+		t->adapter_pgid = 0;
+	}
+	settle(r, t, wstatus);
+	r->nrunning--;
+	finish_target(r, t);
+}
+
+static void
+start_target(struct run *r, struct target *t)
+{
+	char	*errmsg;
+	int	 fd;
+
+	t->started_mono = now_monotonic_ms();
+	t->started_wall = now_wall_ms();
+	t->phase = xstrdup("starting");
+	t->percent = -1;
+	render_start(r, t);
+	t->pid = children_spawn(r->worker_path, t->pt->conn->id, &fd, &errmsg);
+	if (t->pid == -1) {
+		t->status = STATUS_FAILED;
+		xasprintf(&t->detail, "cannot start the worker: %s", errmsg);
+		free(errmsg);
+		finish_target(r, t);
+		return;
+	}
+	proto_conn_init(&t->conn, fd);
+	t->state = TARGET_RUNNING;
+	r->nrunning++;
+	t->timeout_ms = r->timeout_ms;
+	if (t->timeout_ms == 0 && t->pt->conn->kind == DRIVER_SOURCE)
+		t->timeout_ms = r->sources_timeout_ms;
+	if (t->timeout_ms > 0)
+		t->deadline = run_clock(r) + t->timeout_ms;
+	update_title(r);
+}
+
+static int
+stage1_running(const struct run *r)
+{
+	size_t	i;
+
+	for (i = 0; i < r->ntargets; i++)
+		if (r->targets[i].state == TARGET_RUNNING &&
+		    r->targets[i].pt->stage == 1)
+			return 1;
+	return 0;
+}
+
+/*
+ * Start what may start: a database target only when nothing runs, a
+ * source target only once every database worker has been reaped and
+ * fewer than max_concurrency workers run.
+ */
+static void
+dispatch(struct run *r)
+{
+	struct target	*t;
+	size_t		 max = r->plan->max_concurrency > 0 ?
+			    (size_t)r->plan->max_concurrency : 1;
+
+	while (!r->draining && !r->aborting && !r->frozen &&
+	    r->next < r->ntargets) {
+		t = &r->targets[r->next];
+		if (t->pt->stage == 1 ? r->nrunning > 0 :
+		    stage1_running(r) || r->nrunning >= max)
+			return;
+		r->next++;
+		start_target(r, t);
+	}
+}
+
+static void
+reap(struct run *r)
+{
+	struct target	*t;
+	pid_t		 pid;
+	size_t		 i;
+	int		 status;
+
+	while (children_reap(&pid, &status)) {
+		for (i = 0, t = NULL; i < r->ntargets; i++)
+			if (r->targets[i].state == TARGET_RUNNING &&
+			    r->targets[i].pid == pid)
+				t = &r->targets[i];
+		if (t == NULL) {
+			log_debug("reaped unknown pid %d", (int)pid);
+			continue;
+		}
+		if (WIFSTOPPED(status))
+			t->stopped = 1;
+		else if (WIFCONTINUED(status))
+			t->stopped = 0;
+		else
+			target_exited(r, t, status);
+	}
+}
+
+static void
+signal_groups(struct run *r, int sig)
+{
+	size_t	i;
+
+	for (i = 0; i < r->ntargets; i++) {
+		if (r->targets[i].state != TARGET_RUNNING)
+			continue;
+		proc_kill_group(r->targets[i].pid, sig);
+		if (r->targets[i].adapter_pgid)
+			proc_kill_group(r->targets[i].adapter_pgid, sig);
+	}
+}
+
+static void
+thaw(struct run *r)
+{
+	if (!r->frozen)
+		return;
+	r->frozen_ms += now_monotonic_ms() - r->frozen_at;
+	r->frozen = 0;
+	signal_groups(r, SIGCONT);
+	log_info("thawed: %zu workers continue", r->nrunning);
+}
+
+static void
+freeze(struct run *r)
+{
+	size_t	i;
+
+	if (r->frozen)
+		return;
+	r->frozen = 1;
+	r->frozen_at = now_monotonic_ms();
+	signal_groups(r, SIGSTOP);
+	/* A "spawned" on its way names a group to stop as well. */
+	for (i = 0; i < r->ntargets; i++)
+		if (r->targets[i].state == TARGET_RUNNING)
+			read_target(r, &r->targets[i]);
+	log_info("frozen: %zu workers stopped; SIGCONT thaws", r->nrunning);
+}
+
+static void
+abort_run(struct run *r, int sig)
+{
+	char	name[PROC_SIGNAME_MAX];
+	size_t	i;
+
+	r->aborting = sig;
+	thaw(r);
+	log_info("%s: aborting %zu running targets (grace %lld s; again to kill "
+	    "them now)", proc_signame(sig, name), r->nrunning,
+	    (long long)(r->grace_ms / 1000));
+	for (i = 0; i < r->ntargets; i++)
+		if (r->targets[i].state == TARGET_RUNNING)
+			terminate(r, &r->targets[i], STOP_ABORT);
+}
+
+static void
+escalate(struct run *r)
+{
+	struct target	*t;
+	size_t		 i;
+
+	r->escalated = 1;
+	log_info("killing %zu running targets now", r->nrunning);
+	for (i = 0; i < r->ntargets; i++) {
+		t = &r->targets[i];
+		if (t->state != TARGET_RUNNING)
+			continue;
+		if (t->stop == STOP_NONE)
+			t->stop = STOP_ABORT;
+		kill_now(t);
+	}
+}
+
+static void
+handle_signals(struct run *r)
+{
+	int	sigs[64], n = 0, i, j, cont_follows;
+
+	while (n < (int)(sizeof(sigs) / sizeof(sigs[0])) &&
+	    (sigs[n] = selfpipe_next()) != 0)
+		n++;
+	for (i = 0; i < n; i++) {
+		switch (sigs[i]) {
+		case SIGINT:
+		case SIGTERM:
+			if (!r->aborting)
+				abort_run(r, sigs[i]);
+			else if (!r->escalated)
+				escalate(r);
+			break;
+		case SIGTSTP:
+			freeze(r);
+			for (j = i + 1, cont_follows = 0; j < n; j++)
+				cont_follows |= sigs[j] == SIGCONT;
+			/* Stop like a shell job; SIGCONT lands in the pipe. */
+			if (!cont_follows)
+				raise(SIGSTOP);
+			break;
+		case SIGCONT:
+			thaw(r);
+			break;
+		case SIGHUP:
+			if (!r->draining)
+				log_info("SIGHUP: draining: %zu running targets "
+				    "finish, %zu queued are not run", r->nrunning,
+				    r->ntargets - r->next);
+			r->draining = 1;
+			break;
+		case SIGUSR1:
+			render_snapshot(r, stderr);
+			break;
+		}
+	}
+}
+
+static void
+run_timers(struct run *r)
+{
+	struct target	*t;
+	int64_t		 now = run_clock(r);
+	size_t		 i;
+
+	if (r->frozen)
+		return;
+	for (i = 0; i < r->ntargets; i++) {
+		t = &r->targets[i];
+		if (t->state != TARGET_RUNNING)
+			continue;
+		if (t->deadline && t->stop == STOP_NONE && now >= t->deadline)
+			terminate(r, t, STOP_TIMEOUT);
+		if (t->kill_at && now >= t->kill_at)
+			kill_now(t);
+	}
+}
+
+static int
+poll_timeout(const struct run *r)
+{
+	const struct target	*t;
+	int64_t			 next = 0, left;
+	size_t			 i;
+
+	if (r->frozen)
+		return -1;
+	for (i = 0; i < r->ntargets; i++) {
+		t = &r->targets[i];
+		if (t->state != TARGET_RUNNING)
+			continue;
+		if (t->deadline && t->stop == STOP_NONE &&
+		    (next == 0 || t->deadline < next))
+			next = t->deadline;
+		if (t->kill_at && (next == 0 || t->kill_at < next))
+			next = t->kill_at;
+	}
+	if (next == 0)
+		return -1;
+	left = next - run_clock(r);
+	return left < 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+}
+
+static void
+loop(struct run *r)
+{
+	struct pollfd	*pfd;
+	struct target	**who;
+	size_t		 i, n;
+
+	pfd = xcalloc(r->ntargets + 1, sizeof(*pfd));
+	who = xcalloc(r->ntargets + 1, sizeof(*who));
+	for (;;) {
+		dispatch(r);
+		if (r->nrunning == 0 && (r->next == r->ntargets ||
+		    r->draining || r->aborting))
+			break;
+		n = 0;
+		pfd[n].fd = r->sigfd;
+		pfd[n++].events = POLLIN;
+		for (i = 0; i < r->ntargets; i++) {
+			if (r->targets[i].state != TARGET_RUNNING ||
+			    r->targets[i].conn.fd == -1)
+				continue;
+			who[n] = &r->targets[i];
+			pfd[n].fd = r->targets[i].conn.fd;
+			pfd[n++].events = POLLIN;
+		}
+		if (poll(pfd, n, poll_timeout(r)) == -1 && errno != EINTR)
+			fatal("poll");
+		for (i = 1; i < n; i++)
+			if (pfd[i].revents != 0 && who[i]->state == TARGET_RUNNING)
+				read_target(r, who[i]);
+		handle_signals(r);
+		reap(r);
+		run_timers(r);
+	}
+	free(pfd);
+	free(who);
+}
+
+static int
+write_record(const struct run *r, const char *text)
+{
+	char	*dir, *tmp, *path;
+	FILE	*f = NULL;
+	int	 fd, rc = -1;
+
+	xasprintf(&dir, "%s/.ktx/runs", r->project_dir);
+	xasprintf(&tmp, "%s/.%s.json.tmp", dir, r->id);
+	xasprintf(&path, "%s/%s.json", dir, r->id);
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+		log_warn("cannot create \"%s\"", dir);
+		goto out;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) == -1 ||
+	    (f = fdopen(fd, "w")) == NULL) {
+		log_warn("cannot write the run record \"%s\"", tmp);
+		if (fd != -1)
+			close(fd);
+		goto out;
+	}
+	if (fputs(text, f) == EOF || fputc('\n', f) == EOF ||
+	    fflush(f) == EOF || fsync(fileno(f)) == -1) {
+		log_warn("cannot write the run record \"%s\"", tmp);
+		fclose(f);
+		unlink(tmp);
+		goto out;
+	}
+	fclose(f);
+	if (rename(tmp, path) == -1) {
+		log_warn("cannot rename \"%s\" to \"%s\"", tmp, path);
+		unlink(tmp);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(dir);
+	free(tmp);
+	free(path);
+	return rc;
+}
+
+/* Targets never started, and why. */
+static void
+mark_not_run(struct run *r)
+{
+	char	name[PROC_SIGNAME_MAX];
+	size_t	i;
+
+	for (i = 0; i < r->ntargets; i++) {
+		if (r->targets[i].state != TARGET_QUEUED)
+			continue;
+		r->targets[i].status = STATUS_NOT_RUN;
+		if (r->aborting)
+			xasprintf(&r->targets[i].detail, "not started: the run was "
+			    "aborted by %s", proc_signame(r->aborting, name));
+		else
+			xasprintf(&r->targets[i].detail, "not started: the run was "
+			    "drained by SIGHUP");
+	}
+}
+
+static void
+report(struct run *r)
+{
+	cJSON	*doc = render_document(r);
+	char	*text = cJSON_Print(doc);
+
+	if (text == NULL)
+		fatalx("cannot encode the results");
+	if (r->opts->json)
+		printf("%s\n", text);
+	else
+		render_table(r, stdout);
+	if (fflush(stdout) == EOF)
+		log_warn("stdout");
+	write_record(r, text);
+	free(text);
+	cJSON_Delete(doc);
+}
+
+static void
+run_release(struct run *r)
+{
+	size_t	i;
+
+	for (i = 0; i < r->ntargets; i++) {
+		proto_conn_release(&r->targets[i].conn);
+		free(r->targets[i].job_id);
+		free(r->targets[i].phase);
+		free(r->targets[i].detail);
+	}
+	free(r->targets);
+	free(r->id);
+}
+
+int
+run_ingest(struct cmd_context *ctx, const struct ktx_config *cfg,
+    const struct plan *plan, const struct ingest_opts *opts)
+{
+	struct run	 r;
+	const char	*env;
+	char		*errmsg;
+	pid_t		 holder;
+	size_t		 i;
+	int		 pidfd, status = EXIT_ALL_DONE;
+
+	pidfd = pidfile_acquire(ctx->project_dir, &holder, &errmsg);
+	if (pidfd == -2) {
+		log_set_fatal_status(EXIT_BUSY);
+		if (holder > 0)
+			fatalx("project \"%s\" is busy: ktx-supervisor pid %d is "
+			    "running in it", ctx->project_dir, (int)holder);
+		fatalx("project \"%s\" is busy: another ktx-supervisor is "
+		    "running in it", ctx->project_dir);
+	}
+	if (pidfd == -1) {
+		log_set_fatal_status(EXIT_TARGET_FAILED);
+		fatalx("%s", errmsg);
+	}
+
+	memset(&r, 0, sizeof(r));
+	r.id = new_run_id();
+	r.plan = plan;
+	r.opts = opts;
+	r.project_dir = ctx->project_dir;
+	env = getenv("KTX_WORKER");
+	r.worker_path = env != NULL && *env != '\0' ? env : KTX_WORKER_PATH;
+	r.timeout_ms = (int64_t)opts->timeout * 1000;
+	r.sources_timeout_ms = (int64_t)cfg->sources_timeout * 1000;
+	r.grace_ms = (int64_t)opts->grace * 1000;
+	r.ntargets = plan->ntargets;
+	r.targets = xcalloc(r.ntargets, sizeof(*r.targets));
+	r.last_printed = SIZE_MAX;
+	for (i = 0; i < r.ntargets; i++) {
+		r.targets[i].pt = &plan->targets[i];
+		r.targets[i].number = i + 1;
+		xasprintf(&r.targets[i].job_id, "%s-%s", r.id,
+		    plan->targets[i].conn->id);
+		r.targets[i].conn.fd = -1;
+		r.targets[i].exit_code = -1;
+	}
+	if ((r.sigfd = signals_init()) == -1)
+		fatal("signals");
+	update_title(&r);
+
+	loop(&r);
+	mark_not_run(&r);
+	report(&r);
+	for (i = 0; i < r.ntargets; i++)
+		if (r.targets[i].status != STATUS_DONE &&
+		    r.targets[i].status != STATUS_SKIPPED)
+			status = EXIT_TARGET_FAILED;
+	pidfile_release(pidfd);
+	signals_release();
+	if (r.aborting) {
+		int	sig = r.aborting;
+
+		run_release(&r);
+		signals_reraise(sig);
+		return 128 + sig;
+	}
+	run_release(&r);
+	return status;
+}

@@ -1,0 +1,470 @@
+/*
+ * The external adapter command: run in the project directory, in its own
+ * process group, with a small environment; its exit status decides the
+ * outcome and the end of its stderr becomes the failure detail.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proc.h"
+#include "proto.h"
+#include "selfpipe.h"
+#include "worker.h"
+
+/* The failure detail: at most the last TAIL_LINES lines of TAIL_BYTES. */
+#define TAIL_BYTES	2048
+#define TAIL_LINES	20
+/* With a timer armed, wake at least this often: the error of active time. */
+#define TICK_MS		250
+
+/* Variables of the worker's environment an adapter gets too. */
+static const char *const passed_env[] = {
+	"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "USER", "LOGNAME",
+	"SHELL", "TERM", NULL
+};
+
+struct tail {
+	char	buf[TAIL_BYTES];
+	size_t	len;
+	int	cut;		/* older bytes were dropped */
+};
+
+/*
+ * Timers run on "active" time, which stands still while the supervisor
+ * keeps us stopped (SIGSTOP cannot be caught, but the SIGCONT that ends
+ * it can): a frozen run must not time out when it is thawed.
+ */
+struct adapter {
+	pid_t		 pid;		/* and process group */
+	int		 errfd;		/* its stderr; -1 at EOF */
+	int64_t		 active_ms;	/* since the start, stops excluded */
+	int64_t		 deadline;	/* command timeout, active time; 0: none */
+	int64_t		 kill_at;	/* SIGKILL due, active time; 0: none */
+	int64_t		 kill_wait_ms;	/* between TERM and KILL */
+	const char	*stopping;	/* "timeout" or "aborted" once TERMed */
+	int		 status;	/* wait status once reaped */
+	int		 reaped;
+	struct tail	 tail;
+};
+
+static void
+tail_add(struct tail *t, const char *p, size_t n)
+{
+	size_t	drop;
+
+	if (n >= TAIL_BYTES) {
+		p += n - TAIL_BYTES;
+		n = TAIL_BYTES;
+	}
+	if (t->len + n > TAIL_BYTES) {
+		drop = t->len + n - TAIL_BYTES;
+		memmove(t->buf, t->buf + drop, t->len - drop);
+		t->len -= drop;
+		t->cut = 1;
+	}
+	memcpy(t->buf + t->len, p, n);
+	t->len += n;
+}
+
+/* Length of the valid UTF-8 sequence at p (of at most n bytes), 0 if none. */
+static size_t
+utf8_len(const unsigned char *p, size_t n)
+{
+	size_t	len, i;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+/*
+ * The tail as text: whole lines only, the last TAIL_LINES of them, trimmed,
+ * control characters and broken UTF-8 replaced by '?'.  NULL when nothing
+ * is left.  Caller frees.
+ */
+static char *
+tail_text(const struct tail *t)
+{
+	const unsigned char	*p = (const unsigned char *)t->buf;
+	const unsigned char	*end = p + t->len, *nl;
+	char			*out, *o;
+	size_t			 lines = 0, k;
+
+	if (t->cut && (nl = memchr(p, '\n', t->len)) != NULL)
+		p = nl + 1;
+	while (p < end && (*p == '\n' || *p == '\r' || *p == ' ' || *p == '\t'))
+		p++;
+	while (end > p && (end[-1] == '\n' || end[-1] == '\r' ||
+	    end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	if (p == end)
+		return NULL;
+	for (nl = end; nl > p; nl--)
+		if (nl[-1] == '\n' && ++lines == TAIL_LINES)
+			break;
+	p = nl;
+	o = out = xmalloc(end - p + 1);
+	while (p < end) {
+		if (*p == '\n' || *p == '\t') {
+			*o++ = *p++;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			*o++ = '?';
+			p++;
+		} else if ((k = utf8_len(p, end - p)) == 0) {
+			*o++ = '?';
+			p++;
+		} else {
+			memcpy(o, p, k);
+			o += k;
+			p += k;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* The adapter's environment.  Caller releases. */
+static void
+build_env(const struct assignment *a, struct strv *env)
+{
+	extern char	**environ;
+	char		 *s;
+	size_t		  i, n;
+
+	for (i = 0; environ[i] != NULL; i++) {
+		if (strncmp(environ[i], "LC_", 3) == 0) {
+			strv_push(env, environ[i]);
+			continue;
+		}
+		for (n = 0; passed_env[n] != NULL; n++) {
+			size_t	len = strlen(passed_env[n]);
+
+			if (strncmp(environ[i], passed_env[n], len) == 0 &&
+			    environ[i][len] == '=') {
+				strv_push(env, environ[i]);
+				break;
+			}
+		}
+	}
+	xasprintf(&s, "KTX_PROJECT_DIR=%s", a->project_dir);
+	strv_push_owned(env, s);
+	xasprintf(&s, "KTX_CONNECTION_ID=%s", a->target);
+	strv_push_owned(env, s);
+	xasprintf(&s, "KTX_RUN_ID=%s", a->run_id);
+	strv_push_owned(env, s);
+	xasprintf(&s, "KTX_JOB_ID=%s", a->job_id);
+	strv_push_owned(env, s);
+}
+
+/* In the child: become the adapter.  Never returns. */
+static void __attribute__((noreturn))
+exec_adapter(pid_t worker, const struct assignment *a, char **env, int errfd)
+{
+	int	null;
+
+	if (proc_child_setup(worker, SIGKILL) == -1)
+		_exit(127);
+	/* stdout goes where the worker's stderr goes, stderr to the tail. */
+	if (dup2(STDERR_FILENO, STDOUT_FILENO) == -1 ||
+	    dup2(errfd, STDERR_FILENO) == -1)
+		_exit(127);
+	if ((null = open("/dev/null", O_RDONLY)) == -1 ||
+	    dup2(null, STDIN_FILENO) == -1)
+		_exit(127);
+	if (chdir(a->project_dir) == -1) {
+		dprintf(STDERR_FILENO, "cannot enter \"%s\": %s\n",
+		    a->project_dir, strerror(errno));
+		_exit(127);
+	}
+	closefrom(STDERR_FILENO + 1);
+	execvpe(a->command.v[0], a->command.v, env);
+	dprintf(STDERR_FILENO, "cannot run \"%s\": %s\n", a->command.v[0],
+	    strerror(errno));
+	_exit(127);
+}
+
+static int
+spawn(struct worker *w, const struct assignment *a, struct adapter *ad)
+{
+	struct strv	 env = { 0 };
+	cJSON		*msg;
+	char		*errmsg;
+	int		 errpipe[2];
+	pid_t		 me = getpid();
+
+	if (pipe2(errpipe, O_CLOEXEC) == -1) {
+		log_warn("pipe");
+		return -1;
+	}
+	build_env(a, &env);
+	switch (ad->pid = proc_fork()) {
+	case -1:
+		log_warn("fork");
+		close(errpipe[0]);
+		close(errpipe[1]);
+		strv_release(&env);
+		return -1;
+	case 0:
+		exec_adapter(me, a, env.v, errpipe[1]);
+	}
+	/* Both sides call setpgid, so the group exists whichever runs first. */
+	setpgid(ad->pid, ad->pid);
+	close(errpipe[1]);
+	strv_release(&env);
+	ad->errfd = errpipe[0];
+	if (fcntl(ad->errfd, F_SETFL, O_NONBLOCK) == -1)
+		log_warn("fcntl");
+	msg = proto_new(PROTO_SPAWNED);
+	cJSON_AddNumberToObject(msg, "pgid", ad->pid);
+	if (!w->gone && proto_send(w->conn.fd, msg, &errmsg) != 0) {
+		log_debug("supervisor: %s", errmsg);
+		free(errmsg);
+		w->gone = 1;
+	}
+	cJSON_Delete(msg);
+	return 0;
+}
+
+/* TERM, then CONT in case the group is stopped; KILL after the wait. */
+static void
+stop(struct adapter *ad, const char *why)
+{
+	if (ad->stopping != NULL)
+		return;
+	ad->stopping = why;
+	proc_kill_group(ad->pid, SIGTERM);
+	proc_kill_group(ad->pid, SIGCONT);
+	ad->kill_at = ad->active_ms + ad->kill_wait_ms;
+}
+
+/* The supervisor is gone: nobody waits for a result, end it all now. */
+static void
+abandon(struct worker *w, struct adapter *ad)
+{
+	w->gone = 1;
+	proc_kill_group(ad->pid, SIGKILL);
+	proc_kill_group(ad->pid, SIGCONT);
+	ad->kill_at = 0;
+}
+
+static void
+read_errfd(struct adapter *ad)
+{
+	char	buf[4096];
+	ssize_t	n;
+
+	while (ad->errfd != -1) {
+		n = read(ad->errfd, buf, sizeof(buf));
+		if (n > 0) {
+			tail_add(&ad->tail, buf, n);
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == 0 || errno != EAGAIN) {
+			close(ad->errfd);
+			ad->errfd = -1;
+		}
+		break;
+	}
+}
+
+/*
+ * Reap the adapter if it ended.  Its group is killed first, while the
+ * unreaped leader keeps the group id from being reused, so a process it
+ * left behind does not outlive it.
+ */
+static void
+check_exit(struct adapter *ad)
+{
+	siginfo_t	si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, ad->pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1 ||
+	    si.si_pid != ad->pid)
+		return;
+	proc_kill_group(ad->pid, SIGKILL);
+	while (waitpid(ad->pid, &ad->status, 0) == -1 && errno == EINTR)
+		;
+	ad->reaped = 1;
+}
+
+/* Messages from the supervisor while the adapter runs: none are expected. */
+static void
+read_socket(struct worker *w, struct adapter *ad)
+{
+	struct proto_msg	 msg;
+	char			*errmsg;
+	int			 rc;
+
+	if (proto_conn_fill(&w->conn) == -1 && errno == EAGAIN)
+		return;
+	while ((rc = proto_next(&w->conn, &msg, &errmsg)) == 1) {
+		if (msg.type == PROTO_ERROR)
+			log_warnx("supervisor: %s: %s", proto_str(&msg, "code"),
+			    proto_str(&msg, "message"));
+		else
+			log_warnx("supervisor: unexpected \"%s\" message",
+			    proto_type_name(msg.type));
+		proto_msg_release(&msg);
+		abandon(w, ad);
+	}
+	if (rc == -1) {
+		log_warnx("supervisor: %s", errmsg);
+		free(errmsg);
+		abandon(w, ad);
+	}
+	if (w->conn.eof)
+		abandon(w, ad);
+}
+
+static int
+poll_timeout(const struct adapter *ad)
+{
+	int64_t	next = 0, left;
+
+	if (ad->deadline && ad->stopping == NULL)
+		next = ad->deadline;
+	if (ad->kill_at && (next == 0 || ad->kill_at < next))
+		next = ad->kill_at;
+	if (next == 0)
+		return -1;
+	left = next - ad->active_ms;
+	return left < 0 ? 0 : left > TICK_MS ? TICK_MS : (int)left;
+}
+
+static void
+wait_adapter(struct worker *w, struct adapter *ad)
+{
+	struct pollfd	pfd[3];
+	int64_t		before, slept;
+	int		timeout, sig, resumed, terminated;
+
+	for (;;) {
+		check_exit(ad);
+		if (ad->reaped)
+			break;
+		pfd[0].fd = w->sigfd;
+		pfd[1].fd = w->gone ? -1 : w->conn.fd;
+		pfd[2].fd = ad->errfd;
+		pfd[0].events = pfd[1].events = pfd[2].events = POLLIN;
+		timeout = poll_timeout(ad);
+		before = now_monotonic_ms();
+		if (poll(pfd, 3, timeout) == -1 && errno != EINTR)
+			fatal("poll");
+		slept = now_monotonic_ms() - before;
+		resumed = terminated = 0;
+		while ((sig = selfpipe_next()) != 0) {
+			resumed |= sig == SIGCONT;
+			terminated |= sig == SIGTERM;
+		}
+		/* Stopped inside poll: count no more than we asked to wait. */
+		if (resumed && timeout >= 0 && slept > timeout)
+			slept = timeout;
+		ad->active_ms += slept;
+		if (terminated && worker_orphaned(w))
+			abandon(w, ad);
+		else if (terminated)
+			stop(ad, "aborted");
+		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
+			read_socket(w, ad);
+		if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))
+			read_errfd(ad);
+		if (ad->deadline && ad->active_ms >= ad->deadline)
+			stop(ad, "timeout");
+		if (ad->kill_at && ad->active_ms >= ad->kill_at) {
+			proc_kill_group(ad->pid, SIGKILL);
+			ad->kill_at = 0;
+		}
+	}
+	read_errfd(ad);
+	if (ad->errfd != -1)
+		close(ad->errfd);
+}
+
+void
+command_run(struct worker *w, const struct assignment *a, struct outcome *out)
+{
+	struct adapter	 ad;
+	char		 sig[PROC_SIGNAME_MAX];
+	char		*tail, *joined = NULL, *prev;
+	int64_t		 grace_ms = (int64_t)a->grace * 1000;
+	size_t		 i;
+
+	memset(&ad, 0, sizeof(ad));
+	ad.errfd = -1;
+	/* Leave the supervisor time to hear our result before its own KILL. */
+	ad.kill_wait_ms = grace_ms - (grace_ms / 2 < 1000 ? grace_ms / 2 : 1000);
+
+	for (i = 0; i < a->command.n; i++) {
+		prev = joined;
+		xasprintf(&joined, "%s%s%s", prev ? prev : "", prev ? " " : "",
+		    a->command.v[i]);
+		free(prev);
+	}
+	worker_phase(w, "adapter", joined);
+	free(joined);
+	if (w->gone)
+		return;
+	if (spawn(w, a, &ad) == -1) {
+		out->status = "failed";
+		out->detail = xstrdup("cannot start the adapter command");
+		return;
+	}
+	ad.deadline = (int64_t)a->command_timeout * 1000;
+	wait_adapter(w, &ad);
+
+	tail = tail_text(&ad.tail);
+	if (WIFEXITED(ad.status))
+		out->exit_code = WEXITSTATUS(ad.status);
+	else if (WIFSIGNALED(ad.status))
+		out->signal = WTERMSIG(ad.status);
+	if (ad.stopping != NULL && strcmp(ad.stopping, "timeout") == 0) {
+		out->status = "timeout";
+		xasprintf(&out->detail, "adapter command timed out after %d s%s%s",
+		    a->command_timeout, tail ? "\n" : "", tail ? tail : "");
+	} else if (ad.stopping != NULL) {
+		out->status = "aborted";
+		out->detail = xstrdup("aborted by SIGTERM");
+	} else if (out->exit_code == 0) {
+		out->status = "done";
+	} else {
+		out->status = "failed";
+		if (tail != NULL) {
+			out->detail = tail;
+			tail = NULL;
+		} else if (out->exit_code > 0)
+			xasprintf(&out->detail, "adapter command exited with "
+			    "status %d", out->exit_code);
+		else
+			xasprintf(&out->detail, "adapter command killed by %s",
+			    proc_signame(out->signal, sig));
+	}
+	free(tail);
+}
