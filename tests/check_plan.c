@@ -120,6 +120,10 @@ START_TEST(test_every_driver_gets_its_stage_and_adapter)
 		{ "looker",	DRIVER_SOURCE,	 2, "looker" },
 		{ "lookml",	DRIVER_SOURCE,	 2, "lookml" },
 		{ "metricflow",	DRIVER_SOURCE,	 2, "metricflow" },
+		{ "duckdb",	DRIVER_DATABASE, 1, "live-database" },
+		{ "mongodb",	DRIVER_DATABASE, 1, "live-database" },
+		{ "gdrive",	DRIVER_SOURCE,	 2, "gdrive" },
+		{ "sigma",	DRIVER_SOURCE,	 2, "sigma" },
 	};
 	struct fixture	 f;
 	struct plan	 p;
@@ -169,23 +173,6 @@ START_TEST(test_adapter_command_makes_a_source_target)
 	ck_assert_str_eq(p.targets[2].conn->id, "agent_mb");
 	ck_assert_str_eq(p.targets[2].adapter, "command");
 	plan_release(&p);
-}
-END_TEST
-
-START_TEST(test_source_driver_without_adapter_is_an_error)
-{
-	struct fixture	 f;
-	struct plan	 p;
-	char		*err;
-
-	fixture_init(&f, 1);
-	add_conn(&f, "lk", "local_looker", DRIVER_SOURCE, NULL);
-	ck_assert_int_eq(plan_build(&f.cfg, "/p", NULL, 0, 0, &p, &err), -1);
-	ck_assert_str_eq(err, "connection \"lk\" uses driver \"local_looker\","
-	    " which has no source adapter");
-	ck_assert_ptr_null(p.targets);
-	ck_assert_uint_eq(p.ntargets, 0);
-	free(err);
 }
 END_TEST
 
@@ -477,7 +464,6 @@ main(void)
 	tcase_add_test(tc, test_order_databases_then_sources_bytewise);
 	tcase_add_test(tc, test_every_driver_gets_its_stage_and_adapter);
 	tcase_add_test(tc, test_adapter_command_makes_a_source_target);
-	tcase_add_test(tc, test_source_driver_without_adapter_is_an_error);
 	tcase_add_test(tc, test_named_selection_keeps_plan_order);
 	tcase_add_test(tc, test_duplicate_names_select_once);
 	tcase_add_test(tc, test_names_match_exactly);

@@ -5,34 +5,19 @@
 
 #include "plan.h"
 
-/* The built-in adapter of each source driver. */
-static const struct {
-	const char	*driver;
-	const char	*adapter;
-} source_adapters[] = {
-	{ "dbt",		"dbt" },
-	{ "local_metabase",	"metabase" },
-	{ "looker",		"looker" },
-	{ "lookml",		"lookml" },
-	{ "metabase",		"metabase" },
-	{ "metricflow",		"metricflow" },
-	{ "notion",		"notion" },
-};
-
 static const char *const database_steps[] = { "database-schema" };
 static const char *const source_steps[] = { "source-ingest" };
 
 /*
- * Fill in how a connection is ingested.  A connection that names an
- * external adapter command is a source target whatever its driver: the
- * command may read what the database targets wrote, so it runs after them.
+ * How a connection is ingested.  A connection that names an external
+ * adapter command is a source target whatever its driver: the command may
+ * read what the database targets wrote, so it runs after them.  A source's
+ * adapter is named after its driver (local_metabase reads Metabase's
+ * formats), also where this build has none: the run reports that.
  */
-static int
-target_init(struct plan_target *t, const struct ktx_connection *conn,
-    char **errmsg)
+static void
+target_init(struct plan_target *t, const struct ktx_connection *conn)
 {
-	size_t	i;
-
 	t->conn = conn;
 	if (conn->adapter_command.n > 0) {
 		t->operation = OP_SOURCE_INGEST;
@@ -42,23 +27,10 @@ target_init(struct plan_target *t, const struct ktx_connection *conn,
 		t->adapter = "live-database";
 	} else {
 		t->operation = OP_SOURCE_INGEST;
-		t->adapter = NULL;
-		for (i = 0; i < sizeof(source_adapters) /
-		    sizeof(source_adapters[0]); i++) {
-			if (strcmp(conn->driver, source_adapters[i].driver) == 0) {
-				t->adapter = source_adapters[i].adapter;
-				break;
-			}
-		}
-		if (t->adapter == NULL) {
-			xasprintf(errmsg, "connection \"%s\" uses driver \"%s\","
-			    " which has no source adapter", conn->id,
-			    conn->driver);
-			return -1;
-		}
+		t->adapter = strcmp(conn->driver, "local_metabase") == 0 ?
+		    "metabase" : conn->driver;
 	}
 	t->stage = t->operation == OP_DATABASE_INGEST ? 1 : 2;
-	return 0;
 }
 
 static int
@@ -104,10 +76,8 @@ plan_build(const struct ktx_config *cfg, const char *project_dir,
 	for (j = 0; j < cfg->nconnections; j++) {
 		if (nnames > 0 && !selected[j])
 			continue;
-		if (target_init(&plan->targets[plan->ntargets],
-		    &cfg->connections[j], errmsg) == -1)
-			goto out;
-		plan->ntargets++;
+		target_init(&plan->targets[plan->ntargets++],
+		    &cfg->connections[j]);
 	}
 	qsort(plan->targets, plan->ntargets, sizeof(*plan->targets),
 	    target_cmp);
