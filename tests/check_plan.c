@@ -148,7 +148,7 @@ START_TEST(test_every_driver_gets_its_stage_and_adapter)
 }
 END_TEST
 
-START_TEST(test_adapter_command_makes_a_source_target)
+START_TEST(test_adapter_command_keeps_the_stage)
 {
 	struct fixture		 f;
 	struct ktx_connection	*c;
@@ -156,22 +156,25 @@ START_TEST(test_adapter_command_makes_a_source_target)
 	char			*err;
 
 	fixture_init(&f, 1);
-	c = add_conn(&f, "agent_db", "sqlite", DRIVER_DATABASE, NULL);
-	c->adapter_command.v = agent_argv;
-	c->adapter_command.n = 2;
 	c = add_conn(&f, "agent_mb", "metabase", DRIVER_SOURCE, "mb");
 	c->adapter_command.v = agent_argv;
 	c->adapter_command.n = 2;
-	add_conn(&f, "zz_db", "sqlite", DRIVER_DATABASE, NULL);
+	c = add_conn(&f, "zz_db", "duckdb", DRIVER_DATABASE, NULL);
+	c->adapter_command.v = agent_argv;
+	c->adapter_command.n = 2;
+	add_conn(&f, "aa_src", "dbt", DRIVER_SOURCE, "dbt");
 	ck_assert_int_eq(plan_build(&f.cfg, "/p", NULL, 0, 0, &p, &err), 0);
 	ck_assert_uint_eq(p.ntargets, 3);
 	ck_assert_str_eq(p.targets[0].conn->id, "zz_db");
-	ck_assert_str_eq(p.targets[1].conn->id, "agent_db");
-	ck_assert_str_eq(p.targets[1].adapter, "command");
-	ck_assert_int_eq(p.targets[1].stage, 2);
-	ck_assert_int_eq(p.targets[1].operation, OP_SOURCE_INGEST);
+	ck_assert_str_eq(p.targets[0].adapter, "command");
+	ck_assert_int_eq(p.targets[0].stage, 1);
+	ck_assert_int_eq(p.targets[0].operation, OP_DATABASE_INGEST);
+	ck_assert_str_eq(p.targets[1].conn->id, "aa_src");
+	ck_assert_str_eq(p.targets[1].adapter, "dbt");
 	ck_assert_str_eq(p.targets[2].conn->id, "agent_mb");
 	ck_assert_str_eq(p.targets[2].adapter, "command");
+	ck_assert_int_eq(p.targets[2].stage, 2);
+	ck_assert_int_eq(p.targets[2].operation, OP_SOURCE_INGEST);
 	plan_release(&p);
 }
 END_TEST
@@ -463,7 +466,7 @@ main(void)
 
 	tcase_add_test(tc, test_order_databases_then_sources_bytewise);
 	tcase_add_test(tc, test_every_driver_gets_its_stage_and_adapter);
-	tcase_add_test(tc, test_adapter_command_makes_a_source_target);
+	tcase_add_test(tc, test_adapter_command_keeps_the_stage);
 	tcase_add_test(tc, test_named_selection_keeps_plan_order);
 	tcase_add_test(tc, test_duplicate_names_select_once);
 	tcase_add_test(tc, test_names_match_exactly);

@@ -9,9 +9,9 @@ static const char *const database_steps[] = { "database-schema" };
 static const char *const source_steps[] = { "source-ingest" };
 
 /*
- * How a connection is ingested.  A connection that names an external
- * adapter command is a source target whatever its driver: the command may
- * read what the database targets wrote, so it runs after them.  A source's
+ * How a connection is ingested.  The driver's kind sets the stage; an
+ * external adapter command replaces the built-in adapter, not the stage, so
+ * a database behind a command still runs before every source.  A source's
  * adapter is named after its driver (local_metabase reads Metabase's
  * formats), also where this build has none: the run reports that.
  */
@@ -19,10 +19,7 @@ static void
 target_init(struct plan_target *t, const struct ktx_connection *conn)
 {
 	t->conn = conn;
-	if (conn->adapter_command.n > 0) {
-		t->operation = OP_SOURCE_INGEST;
-		t->adapter = "command";
-	} else if (conn->kind == DRIVER_DATABASE) {
+	if (conn->kind == DRIVER_DATABASE) {
 		t->operation = OP_DATABASE_INGEST;
 		t->adapter = "live-database";
 	} else {
@@ -30,6 +27,8 @@ target_init(struct plan_target *t, const struct ktx_connection *conn)
 		t->adapter = strcmp(conn->driver, "local_metabase") == 0 ?
 		    "metabase" : conn->driver;
 	}
+	if (conn->adapter_command.n > 0)
+		t->adapter = "command";
 	t->stage = t->operation == OP_DATABASE_INGEST ? 1 : 2;
 }
 
