@@ -36,6 +36,18 @@ struct ingest_opts {
 int	run_ingest(struct cmd_context *, const struct ktx_config *,
 	    const struct plan *, const struct ingest_opts *);
 
+/*
+ * main.c: the command line's errors.  cmd_errorx prints "ktx-supervisor:
+ * <message>" on stderr; cmd_usage_error prints a usage text there and
+ * cmd_bad_option reports what getopt_long (opterr = 0, optstring starting
+ * with ':', long-only options valued from 256) refused; both return
+ * EXIT_USAGE.
+ */
+void	cmd_errorx(const char *, ...) __attribute__((format(printf, 1, 2)));
+int	cmd_usage_error(const char *usage);
+int	cmd_bad_option(const char *usage, const char *optstring, char **argv,
+	    int ch);
+
 /* Each command parses its own arguments (argv[0] is the command name). */
 int	cmd_init(struct cmd_context *, int argc, char **argv);
 int	cmd_ingest(struct cmd_context *, int argc, char **argv);
