@@ -197,7 +197,9 @@ END_TEST
 
 START_TEST(test_duplicate_names_select_once)
 {
-	char		*names[] = { "dbt_main", "dbt_main", "local", "dbt_main" };
+	char		*names[] = {
+		"dbt_main", "dbt_main", "local", "dbt_main"
+	};
 	struct fixture	 f;
 	struct plan	 p;
 	char		*err;
@@ -220,7 +222,8 @@ START_TEST(test_names_match_exactly)
 
 	fixture_mixed(&f);
 	ck_assert_int_eq(plan_build(&f.cfg, "/p", names, 1, 0, &p, &err), -1);
-	ck_assert_str_eq(err, "connection \"zeta\" is not configured in ktx.yaml");
+	ck_assert_str_eq(err,
+	    "connection \"zeta\" is not configured in ktx.yaml");
 	free(err);
 }
 END_TEST
@@ -234,7 +237,8 @@ START_TEST(test_unknown_name_fails_the_whole_plan)
 
 	fixture_mixed(&f);
 	ck_assert_int_eq(plan_build(&f.cfg, "/p", names, 3, 0, &p, &err), -1);
-	ck_assert_str_eq(err, "connection \"nope\" is not configured in ktx.yaml");
+	ck_assert_str_eq(err,
+	    "connection \"nope\" is not configured in ktx.yaml");
 	ck_assert_ptr_null(p.targets);
 	ck_assert_ptr_null(p.project_dir);
 	free(err);
@@ -411,7 +415,8 @@ START_TEST(test_table_lists_targets_in_plan_order)
 	    "local       1      sqlite     database-ingest  live-database  -\n"
 	    "warehouse   1      postgres   database-ingest  live-database  -\n"
 	    "Zeta        2      metabase   source-ingest    metabase       mb\n"
-	    "dbt_main    2      dbt        source-ingest    dbt            dbt\n"
+	    "dbt_main    2      dbt        source-ingest    dbt            "
+	    "dbt\n"
 	    "notion      2      notion     source-ingest    notion         "
 	    "exports/notion\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\n6 targets: stage 1 runs 3 "

@@ -161,7 +161,8 @@ plan_to_json(const struct plan *plan)
 	cJSON_AddNumberToObject(obj, "maxConcurrency", plan->max_concurrency);
 	targets = cJSON_AddArrayToObject(obj, "targets");
 	for (i = 0; i < plan->ntargets; i++)
-		cJSON_AddItemToArray(targets, target_to_json(&plan->targets[i]));
+		cJSON_AddItemToArray(targets,
+		    target_to_json(&plan->targets[i]));
 	return obj;
 }
 
@@ -223,7 +224,8 @@ plan_print_table(const struct plan *plan, FILE *fp)
 		print_row(fp, cells, width);
 	}
 	fprintf(fp, "\n%zu target%s: stage 1 runs %zu database target%s one at"
-	    " a time, stage 2 runs %zu source target%s with maxConcurrency %d\n",
+	    " a time, stage 2 runs %zu source target%s with maxConcurrency"
+	    " %d\n",
 	    plan->ntargets, plan->ntargets == 1 ? "" : "s",
 	    ndb, ndb == 1 ? "" : "s",
 	    plan->ntargets - ndb, plan->ntargets - ndb == 1 ? "" : "s",

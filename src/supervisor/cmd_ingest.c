@@ -147,7 +147,8 @@ cmd_ingest(struct cmd_context *ctx, int argc, char **argv)
 	int			 ch, all = 0, status = EXIT_USAGE;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, optstring, longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case OPT_ALL:
 			all = 1;

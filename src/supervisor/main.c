@@ -32,8 +32,10 @@ static const struct {
 	int		(*fn)(struct cmd_context *, int, char **);
 	const char	*summary;
 } commands[] = {
-	{ "init",	cmd_init,	"create a ktx project: git repository, ktx.yaml, .ktx/" },
-	{ "ingest",	cmd_ingest,	"ingest the configured connections into the project" },
+	{ "init", cmd_init,
+	    "create a ktx project: git repository, ktx.yaml, .ktx/" },
+	{ "ingest", cmd_ingest,
+	    "ingest the configured connections into the project" },
 };
 
 void
@@ -225,11 +227,13 @@ main(int argc, char **argv)
 	cJSON_InitHooks(&hooks);
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, optstring, longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'C':
 			if (*optarg == '\0') {
-				cmd_errorx("option \"-C\" requires a directory");
+				cmd_errorx("option \"-C\" requires a"
+				    " directory");
 				status = cmd_usage_error(main_usage);
 				goto out;
 			}
@@ -244,7 +248,8 @@ main(int argc, char **argv)
 			status = EXIT_ALL_DONE;
 			goto out;
 		default:
-			status = cmd_bad_option(main_usage, optstring, argv, ch);
+			status = cmd_bad_option(main_usage, optstring, argv,
+			    ch);
 			goto out;
 		}
 	}
@@ -270,9 +275,10 @@ main(int argc, char **argv)
 	optind = 0;	/* glibc: start afresh on the command's argv */
 	status = commands[i].fn(&ctx, argc, argv);
 out:
-	/* Output lost to a full disk or a closed pipe must not look like success. */
+	/* Output lost to a full disk must not look like success. */
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		cmd_errorx("cannot write to standard output: %s", strerror(errno));
+		cmd_errorx("cannot write to standard output: %s",
+		    strerror(errno));
 		if (status == EXIT_ALL_DONE)
 			status = EXIT_TARGET_FAILED;
 	}
