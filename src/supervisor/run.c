@@ -774,18 +774,18 @@ run_ingest(struct cmd_context *ctx, const struct ktx_config *cfg,
 	int		 pidfd, status = EXIT_ALL_DONE;
 
 	pidfd = pidfile_acquire(ctx->project_dir, &holder, &errmsg);
-	if (pidfd == -2) {
-		log_set_fatal_status(EXIT_BUSY);
-		if (holder > 0)
-			fatalx("project \"%s\" is busy: ktx-supervisor pid %d is "
-			    "running in it", ctx->project_dir, (int)holder);
-		fatalx("project \"%s\" is busy: another ktx-supervisor is "
+	if (pidfd == -2 && holder > 0)
+		cmd_errorx("project \"%s\" is busy: ktx-supervisor pid %d is "
+		    "running in it", ctx->project_dir, (int)holder);
+	else if (pidfd == -2)
+		cmd_errorx("project \"%s\" is busy: another ktx-supervisor is "
 		    "running in it", ctx->project_dir);
+	else if (pidfd == -1) {
+		cmd_errorx("%s", errmsg);
+		free(errmsg);
 	}
-	if (pidfd == -1) {
-		log_set_fatal_status(EXIT_TARGET_FAILED);
-		fatalx("%s", errmsg);
-	}
+	if (pidfd < 0)
+		return pidfd == -2 ? EXIT_BUSY : EXIT_TARGET_FAILED;
 
 	memset(&r, 0, sizeof(r));
 	r.id = new_run_id();
