@@ -16,7 +16,7 @@
 #include "lockd.h"
 #include "util.h"
 
-#define REPO	LOCKD_REPO_LOCK
+#define REPO	"config:repo"
 
 static void
 acquire_ok(struct lockd *ld, uint64_t client, const char *lock, int64_t id,
@@ -500,21 +500,13 @@ exists(const char *rel)
 	return rc;
 }
 
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* sv sorted, joined by spaces, for one comparison.  Caller frees. */
+/* sv joined by spaces, for one comparison.  Caller frees. */
 static char *
-joined(struct strv *sv)
+joined(const struct strv *sv)
 {
 	char	*s = xstrdup(""), *t;
 	size_t	 i;
 
-	if (sv->n > 0)
-		qsort(sv->v, sv->n, sizeof(*sv->v), cmp_str);
 	for (i = 0; i < sv->n; i++) {
 		xasprintf(&t, "%s%s%s", s, i ? " " : "", sv->v[i]);
 		free(s);
@@ -676,6 +668,30 @@ START_TEST(test_sweep_goes_on_past_an_unreadable_dir)
 }
 END_TEST
 
+START_TEST(test_git_locks_lists_and_removes_nothing)
+{
+	struct timespec	 now;
+	struct strv	 found = { 0 };
+	char		*errmsg, *s;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	plant(".git/index.lock", &now, 0);
+	plant(".git/HEAD.lock", &now, -3600000000000LL);
+	plant(".git/refs/heads/topic/x.lock", &now, 1000000000LL);
+	plant(".git/worktrees/session-a/index.lock", &now, 0);
+	ck_assert_int_eq(lockd_git_locks(tmpdir, &found, &errmsg), 0);
+	s = joined(&found);
+	ck_assert_str_eq(s, ".git/HEAD.lock .git/index.lock "
+	    ".git/refs/heads/topic/x.lock .git/worktrees/session-a/index.lock");
+	free(s);
+	ck_assert(exists(".git/index.lock"));
+	ck_assert(exists(".git/HEAD.lock"));
+	ck_assert(exists(".git/refs/heads/topic/x.lock"));
+	ck_assert(exists(".git/worktrees/session-a/index.lock"));
+	strv_release(&found);
+}
+END_TEST
+
 /*
  * The whole path with real clocks: a lock file created right after the
  * grant must count as the holder's, every time, even when file times come
@@ -741,6 +757,7 @@ main(void)
 	tcase_add_test(sw, test_sweep_of_a_clean_repository_finds_nothing);
 	tcase_add_test(sw, test_sweep_without_git_dir_fails);
 	tcase_add_test(sw, test_sweep_goes_on_past_an_unreadable_dir);
+	tcase_add_test(sw, test_git_locks_lists_and_removes_nothing);
 	tcase_add_test(sw, test_file_created_right_after_the_grant_is_the_holders);
 	suite_add_tcase(s, sw);
 

@@ -201,8 +201,8 @@ hand_off(struct lockd *ld, struct lockd_lock *l, int64_t now,
 			grant(ld, l, r, now, out);
 			return;
 		}
-		log_debug("lock \"%s\": skipping request %lld of a client that is "
-		    "gone", l->name, (long long)r->id);
+		log_debug("lock \"%s\": skipping request %lld of a client "
+		    "that is gone", l->name, (long long)r->id);
 		count_wait(ld, r, now);
 		request_free(r);
 	}
@@ -262,8 +262,8 @@ lockd_unlock(struct lockd *ld, uint64_t client, const char *name, int64_t id,
 	if (l != NULL && l->holder != NULL && l->holder->client == client) {
 		if (l->holder->id != id) {
 			xasprintf(errmsg, "release of \"%s\" request %lld, but "
-			    "it was granted to request %lld", name, (long long)id,
-			    (long long)l->holder->id);
+			    "it was granted to request %lld", name,
+			    (long long)id, (long long)l->holder->id);
 			return -1;
 		}
 		end_hold(ld, l, now);
@@ -271,11 +271,11 @@ lockd_unlock(struct lockd *ld, uint64_t client, const char *name, int64_t id,
 		return 0;
 	}
 	if (l != NULL && (r = find_waiter(l, client)) != NULL)
-		xasprintf(errmsg, "release of \"%s\" request %lld, which is not "
-		    "granted yet", name, (long long)r->id);
+		xasprintf(errmsg, "release of \"%s\" request %lld, which is "
+		    "not granted yet", name, (long long)r->id);
 	else
-		xasprintf(errmsg, "release of \"%s\", which this worker does not "
-		    "hold", name);
+		xasprintf(errmsg, "release of \"%s\", which this worker does "
+		    "not hold", name);
 	return -1;
 }
 
@@ -395,6 +395,12 @@ sweep_error(char **errmsg, const char *what, const char *path)
 }
 
 static int
+is_dot_or_dotdot(const char *name)
+{
+	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+}
+
+static int
 is_lock_name(const char *name)
 {
 	size_t	len = strlen(name);
@@ -430,10 +436,11 @@ sweep_dir(int dirfd, const char *path, int depth,
 		return;
 	}
 	while ((errno = 0, de = readdir(dir)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (is_dot_or_dotdot(de->d_name))
 			continue;
 		xasprintf(&sub, "%s/%s", path, de->d_name);
-		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (fstatat(dirfd, de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1) {
 			if (errno != ENOENT)
 				sweep_error(errmsg, "stat", sub);
 		} else if (S_ISDIR(st.st_mode) && depth > 0) {
@@ -461,13 +468,27 @@ sweep_dir(int dirfd, const char *path, int depth,
 	closedir(dir);
 }
 
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+sort_paths(struct strv *sv)
+{
+	if (sv->n > 1)
+		qsort(sv->v, sv->n, sizeof(*sv->v), cmp_str);
+}
+
 /* Open the directory name under dirfd; -1 quietly when it does not exist. */
 static int
 open_subdir(int dirfd, const char *name, const char *path, char **errmsg)
 {
 	int	fd;
 
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
 	if (fd == -1 && errno != ENOENT)
 		sweep_error(errmsg, "open", path);
 	return fd;
@@ -483,8 +504,8 @@ sweep_gitdir(int gitfd, const char *path, const struct timespec *granted_wall,
 
 	xasprintf(&refs, "%s/refs", path);
 	if ((fd = open_subdir(gitfd, "refs", refs, errmsg)) != -1)
-		sweep_dir(fd, refs, SWEEP_MAX_DEPTH, granted_wall, removed, kept,
-		    errmsg);
+		sweep_dir(fd, refs, SWEEP_MAX_DEPTH, granted_wall, removed,
+		    kept, errmsg);
 	free(refs);
 	if ((fd = dup(gitfd)) == -1)
 		sweep_error(errmsg, "read", path);
@@ -502,7 +523,8 @@ lockd_sweep(const char *project_dir, const struct timespec *granted_wall,
 	int		 projfd = -1, gitfd = -1, wtfd = -1, fd;
 
 	*errmsg = NULL;
-	if ((projfd = open(project_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+	projfd = open(project_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (projfd == -1) {
 		sweep_error(errmsg, "open", project_dir);
 		goto out;
 	}
@@ -523,21 +545,25 @@ lockd_sweep(const char *project_dir, const struct timespec *granted_wall,
 		goto out;
 	}
 	while ((errno = 0, de = readdir(dir)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (is_dot_or_dotdot(de->d_name))
 			continue;
 		xasprintf(&sub, ".git/worktrees/%s", de->d_name);
 		fd = openat(wtfd, de->d_name, O_RDONLY | O_DIRECTORY |
 		    O_NOFOLLOW | O_CLOEXEC);
 		if (fd != -1) {
-			sweep_gitdir(fd, sub, granted_wall, removed, kept, errmsg);
+			sweep_gitdir(fd, sub, granted_wall, removed, kept,
+			    errmsg);
 			close(fd);
-		} else if (errno != ENOTDIR && errno != ELOOP && errno != ENOENT)
+		} else if (errno != ENOTDIR && errno != ELOOP &&
+		    errno != ENOENT)
 			sweep_error(errmsg, "open", sub);
 		free(sub);
 	}
 	if (errno != 0)
 		sweep_error(errmsg, "read", ".git/worktrees");
 out:
+	sort_paths(removed);
+	sort_paths(kept);
 	free(git);
 	if (dir != NULL)
 		closedir(dir);
@@ -546,4 +572,17 @@ out:
 	if (projfd != -1)
 		close(projfd);
 	return *errmsg == NULL ? 0 : -1;
+}
+
+int
+lockd_git_locks(const char *project_dir, struct strv *found, char **errmsg)
+{
+	/* No file is at or after the end of time: all are kept. */
+	const struct timespec	 never = { (time_t)INT64_MAX, 999999999 };
+	struct strv		 none = { 0 };
+	int			 rc;
+
+	rc = lockd_sweep(project_dir, &never, &none, found, errmsg);
+	strv_release(&none);
+	return rc;
 }

@@ -20,18 +20,15 @@
 
 #include "util.h"
 
-/* The repository lock every worker takes around its git work. */
-#define LOCKD_REPO_LOCK		"config:repo"
-
 /* One acquire: waiting, or holding once granted. */
 struct lockd_request {
 	uint64_t			 client;
-	int64_t				 id;		/* the client's request id */
+	int64_t				 id;	/* the client's request id */
 	char				*purpose;
-	int64_t				 queued;	/* when the acquire arrived */
-	int64_t				 granted;	/* when granted; -1 while waiting */
+	int64_t				 queued;	/* acquire arrived */
+	int64_t				 granted;	/* -1 while waiting */
 	struct timespec			 granted_wall;	/* see lockd_sweep */
-	int				 overdue;	/* returned by lockd_next_overdue */
+	int				 overdue;	/* lockd_next_overdue */
 	TAILQ_ENTRY(lockd_request)	 entry;
 };
 TAILQ_HEAD(lockd_requests, lockd_request);
@@ -74,7 +71,7 @@ struct lockd_drop {
 struct lockd_out {
 	struct lockd_grant	*grants;	/* send these, in order */
 	size_t			 ngrants;
-	struct lockd_drop	*drops;		/* holds of a client that went away */
+	struct lockd_drop	*drops;		/* holds of a client gone */
 	size_t			 ndrops;
 	size_t			 capgrants, capdrops;
 };
@@ -82,7 +79,7 @@ struct lockd_out {
 struct lockd_client;
 
 struct lockd {
-	TAILQ_HEAD(, lockd_lock)	 locks;		/* in order of first use */
+	TAILQ_HEAD(, lockd_lock)	 locks;	/* in order of first use */
 	struct lockd_client		*clients;
 	size_t				 nclients, capclients;
 	int64_t				 max_hold_ms;	/* 0: no limit */
@@ -159,13 +156,18 @@ int	 lockd_next_overdue(struct lockd *, int64_t now, uint64_t *client,
  * holder's own, since nobody else may touch the repository while it holds
  * the lock: it is removed and its path appended to removed.  An older one
  * is not provably the holder's: it is appended to kept and left alone.
- * Paths are relative to project_dir (".git/index.lock").  Symbolic links
- * and anything not a regular file are ignored.  Returns 0, or -1 with
- * *errmsg (caller frees) when a directory or file could not be read or
- * removed: the sweep goes on past it, and the lists hold what was found
- * (a file that could not be removed is kept).
+ * Paths are relative to project_dir (".git/index.lock") and sorted.
+ * Symbolic links and anything not a regular file are ignored.  Returns 0,
+ * or -1 with *errmsg (caller frees) when a directory or file could not be
+ * read or removed: the sweep goes on past it, and the lists hold what was
+ * found (a file that could not be removed is kept).
  */
-int	 lockd_sweep(const char *project_dir, const struct timespec *granted_wall,
-	    struct strv *removed, struct strv *kept, char **errmsg);
+int	 lockd_sweep(const char *project_dir,
+	    const struct timespec *granted_wall, struct strv *removed,
+	    struct strv *kept, char **errmsg);
+
+/* Every git lock file lockd_sweep would look at, listed, none removed. */
+int	 lockd_git_locks(const char *project_dir, struct strv *found,
+	    char **errmsg);
 
 #endif
