@@ -119,8 +119,8 @@ END_TEST
 
 START_TEST(test_unknown_type)
 {
-	ck_assert_rejects("{\"v\":1,\"type\":\"acquire\",\"lock\":\"x\"}",
-	    "unknown message type \"acquire\"");
+	ck_assert_rejects("{\"v\":1,\"type\":\"acquired\",\"lock\":\"x\"}",
+	    "unknown message type \"acquired\"");
 	ck_assert_rejects("{\"v\":1}", "missing member \"type\"");
 	ck_assert_rejects("{\"v\":1,\"type\":7}", "\"type\": expected a string");
 }

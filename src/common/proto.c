@@ -17,17 +17,23 @@
 /* Bounds of lists inside a message (adapter argv, enabled tables). */
 #define PROTO_MAX_LIST		4096
 
+/* The largest integer a JSON number carries exactly (2^53 - 1). */
+#define JSON_INT_MAX		9007199254740991LL
+
 enum field_type {
 	F_STRING,
 	F_INT,
+	F_BOOL,
 	F_STRINGS,	/* an array of strings */
-	F_OBJECT
+	F_OBJECT,
+	F_OBJECTS	/* an array of objects */
 };
 
 /*
  * One member of a message or of an object inside one.  Every member is
  * required; a nullable one may be null.  min/max bound an integer's value,
- * a string's length and a list's number of items.
+ * a string's length in bytes and a list's number of items.  A string may
+ * also have to pass syntax, which says what it expects when it fails.
  */
 struct field {
 	const char		*name;
@@ -35,17 +41,33 @@ struct field {
 	int			 nullable;
 	int64_t			 min, max;
 	const char *const	*values;	/* F_STRING: the allowed values */
-	const struct field	*fields;	/* F_OBJECT: its members */
+	const struct field	*fields;	/* F_OBJECT(S): their members */
+	const char		*(*syntax)(const char *);
 };
 
-#define STR(n, lo)	{ n, F_STRING, 0, lo, PROTO_MAX_FRAME, NULL, NULL }
-#define STR_NULL(n)	{ n, F_STRING, 1, 0, PROTO_MAX_FRAME, NULL, NULL }
-#define ENUM(n, v)	{ n, F_STRING, 0, 0, PROTO_MAX_FRAME, v, NULL }
-#define INT(n, lo, hi)	{ n, F_INT, 0, lo, hi, NULL, NULL }
-#define INT_NULL(n, lo, hi) { n, F_INT, 1, lo, hi, NULL, NULL }
-#define STRS(n)		{ n, F_STRINGS, 0, 0, PROTO_MAX_LIST, NULL, NULL }
-#define OBJ(n, f)	{ n, F_OBJECT, 0, 0, 0, NULL, f }
-#define END		{ NULL, F_STRING, 0, 0, 0, NULL, NULL }
+/* Members left out of an initializer are 0 and NULL. */
+#define STR(n, lo)	{ .name = n, .type = F_STRING, .min = lo, \
+			  .max = PROTO_MAX_FRAME }
+#define STR_NULL(n)	{ .name = n, .type = F_STRING, .nullable = 1, \
+			  .max = PROTO_MAX_FRAME }
+#define STR_SYNTAX(n, lo, hi, f) { .name = n, .type = F_STRING, .min = lo, \
+			  .max = hi, .syntax = f }
+#define ENUM(n, v)	{ .name = n, .type = F_STRING, \
+			  .max = PROTO_MAX_FRAME, .values = v }
+#define ENUM_NULL(n, v)	{ .name = n, .type = F_STRING, .nullable = 1, \
+			  .max = PROTO_MAX_FRAME, .values = v }
+#define INT(n, lo, hi)	{ .name = n, .type = F_INT, .min = lo, .max = hi }
+#define INT_NULL(n, lo, hi) { .name = n, .type = F_INT, .nullable = 1, \
+			  .min = lo, .max = hi }
+#define BOOL(n)		{ .name = n, .type = F_BOOL }
+#define STRS(n)		{ .name = n, .type = F_STRINGS, \
+			  .max = PROTO_MAX_LIST }
+#define OBJ(n, f)	{ .name = n, .type = F_OBJECT, .fields = f }
+#define OBJ_NULL(n, f)	{ .name = n, .type = F_OBJECT, .nullable = 1, \
+			  .fields = f }
+#define OBJS(n, f)	{ .name = n, .type = F_OBJECTS, .max = PROTO_MAX_LIST, \
+			  .fields = f }
+#define END		{ .name = NULL }
 
 static const char *const kinds[] = { "database", "source", NULL };
 static const char *const statuses[] = {
@@ -115,6 +137,126 @@ static const struct field error_fields[] = {
 	END
 };
 
+/* A lock name: a class, a colon and a name, as in "config:repo". */
+static const char *
+lock_name_syntax(const char *s)
+{
+	const char	*colon = strchr(s, ':');
+	const char	*p;
+
+	if (colon == NULL || colon == s || colon[1] == '\0')
+		goto bad;
+	for (p = s; p < colon; p++)
+		if (*p < 'a' || *p > 'z')
+			goto bad;
+	for (p = colon + 1; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    *p == '_' || *p == '-'))
+			goto bad;
+	return NULL;
+bad:
+	return "a lock name such as \"config:repo\"";
+}
+
+/* Printable ASCII: what a purpose is shown as in status and logs. */
+static const char *
+printable_syntax(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			return "printable ASCII";
+	return NULL;
+}
+
+#define LOCK_NAME(n)	STR_SYNTAX(n, 3, PROTO_MAX_LOCK_NAME, lock_name_syntax)
+#define PURPOSE(n)	STR_SYNTAX(n, 1, PROTO_MAX_PURPOSE, printable_syntax)
+#define REQUEST_ID(n)	INT(n, 0, INT32_MAX)
+#define MILLIS(n)	INT(n, 0, JSON_INT_MAX)
+
+static const struct field acquire_fields[] = {
+	LOCK_NAME("lock"),
+	PURPOSE("purpose"),
+	REQUEST_ID("id"),
+	END
+};
+
+static const struct field granted_fields[] = {
+	LOCK_NAME("lock"),
+	REQUEST_ID("id"),
+	MILLIS("waited_ms"),
+	END
+};
+
+static const struct field release_fields[] = {
+	LOCK_NAME("lock"),
+	REQUEST_ID("id"),
+	END
+};
+
+/* The control requests carry nothing but their type. */
+static const struct field no_fields[] = {
+	END
+};
+
+static const struct field ok_fields[] = {
+	STR("message", 0),
+	END
+};
+
+static const char *const target_states[] = {
+	"queued", "running", "stopping", "stopped", "finished", NULL
+};
+static const char *const final_statuses[] = {
+	"done", "failed", "conflict", "timeout", "aborted", "not-run",
+	"skipped", NULL
+};
+
+static const struct field snapshot_target_fields[] = {
+	STR("target", 1),
+	INT("stage", 1, 2),
+	ENUM("state", target_states),
+	ENUM_NULL("status", final_statuses),
+	STR_NULL("phase"),
+	INT_NULL("percent", 0, 100),
+	INT_NULL("pid", 1, INT_MAX),
+	INT_NULL("elapsed_ms", 0, JSON_INT_MAX),
+	END
+};
+
+static const struct field snapshot_holder_fields[] = {
+	STR("target", 1),
+	REQUEST_ID("id"),
+	PURPOSE("purpose"),
+	MILLIS("held_ms"),
+	END
+};
+
+static const struct field snapshot_waiter_fields[] = {
+	STR("target", 1),
+	REQUEST_ID("id"),
+	PURPOSE("purpose"),
+	MILLIS("waited_ms"),
+	END
+};
+
+static const struct field snapshot_lock_fields[] = {
+	LOCK_NAME("lock"),
+	OBJ_NULL("holder", snapshot_holder_fields),
+	OBJS("waiters", snapshot_waiter_fields),
+	END
+};
+
+static const struct field snapshot_fields[] = {
+	STR("run_id", 1),
+	INT("pid", 1, INT_MAX),
+	BOOL("paused"),
+	BOOL("draining"),
+	BOOL("aborting"),
+	OBJS("targets", snapshot_target_fields),
+	OBJS("locks", snapshot_lock_fields),
+	END
+};
+
 static const struct {
 	const char		*name;
 	const struct field	*fields;
@@ -125,6 +267,16 @@ static const struct {
 	[PROTO_PROGRESS] =	{ "progress", progress_fields },
 	[PROTO_RESULT] =	{ "result", result_fields },
 	[PROTO_ERROR] =		{ "error", error_fields },
+	[PROTO_ACQUIRE] =	{ "acquire", acquire_fields },
+	[PROTO_GRANTED] =	{ "granted", granted_fields },
+	[PROTO_RELEASE] =	{ "release", release_fields },
+	[PROTO_STATUS] =	{ "status", no_fields },
+	[PROTO_PAUSE] =		{ "pause", no_fields },
+	[PROTO_RESUME] =	{ "resume", no_fields },
+	[PROTO_DRAIN] =		{ "drain", no_fields },
+	[PROTO_ABORT] =		{ "abort", no_fields },
+	[PROTO_OK] =		{ "ok", ok_fields },
+	[PROTO_SNAPSHOT] =	{ "snapshot", snapshot_fields },
 };
 
 const char *
@@ -168,9 +320,11 @@ check_field(const cJSON *item, const struct field *f, const char *path,
     char **errmsg)
 {
 	const cJSON	*el;
+	const char	*what;
+	char		*sub;
 	int64_t		 n;
 	size_t		 len;
-	int		 i;
+	int		 i, rc;
 
 	if (f->nullable && cJSON_IsNull(item))
 		return 0;
@@ -179,8 +333,13 @@ check_field(const cJSON *item, const struct field *f, const char *path,
 		if (!cJSON_IsString(item))
 			goto type;
 		len = strlen(item->valuestring);
-		if ((int64_t)len < f->min)
+		if ((int64_t)len < f->min || (int64_t)len > f->max)
 			goto type;
+		if (f->syntax != NULL &&
+		    (what = f->syntax(item->valuestring)) != NULL) {
+			xasprintf(errmsg, "\"%s\": expected %s", path, what);
+			return -1;
+		}
 		if (f->values == NULL)
 			return 0;
 		for (i = 0; f->values[i] != NULL; i++)
@@ -191,6 +350,10 @@ check_field(const cJSON *item, const struct field *f, const char *path,
 		return -1;
 	case F_INT:
 		if (!int_in_range(item, f->min, f->max, &n))
+			goto type;
+		return 0;
+	case F_BOOL:
+		if (!cJSON_IsBool(item))
 			goto type;
 		return 0;
 	case F_STRINGS:
@@ -205,24 +368,57 @@ check_field(const cJSON *item, const struct field *f, const char *path,
 		if (!cJSON_IsObject(item))
 			goto type;
 		return check_object(item, f->fields, path, errmsg);
+	case F_OBJECTS:
+		if (!cJSON_IsArray(item) ||
+		    cJSON_GetArraySize(item) > f->max)
+			goto type;
+		i = 0;
+		cJSON_ArrayForEach(el, item) {
+			xasprintf(&sub, "%s[%d]", path, i++);
+			if (cJSON_IsObject(el))
+				rc = check_object(el, f->fields, sub, errmsg);
+			else {
+				xasprintf(errmsg, "\"%s\": expected an "
+				    "object", sub);
+				rc = -1;
+			}
+			free(sub);
+			if (rc != 0)
+				return -1;
+		}
+		return 0;
 	}
 type:
 	switch (f->type) {
 	case F_STRING:
-		xasprintf(errmsg, "\"%s\": expected a %sstring%s", path,
-		    f->min > 0 ? "non-empty " : "", f->nullable ? " or null" : "");
+		if (f->max < PROTO_MAX_FRAME)
+			xasprintf(errmsg, "\"%s\": expected a string of %lld to "
+			    "%lld bytes%s", path, (long long)f->min,
+			    (long long)f->max, f->nullable ? " or null" : "");
+		else
+			xasprintf(errmsg, "\"%s\": expected a %sstring%s", path,
+			    f->min > 0 ? "non-empty " : "",
+			    f->nullable ? " or null" : "");
 		break;
 	case F_INT:
 		xasprintf(errmsg, "\"%s\": expected an integer from %lld to %lld%s",
 		    path, (long long)f->min, (long long)f->max,
 		    f->nullable ? " or null" : "");
 		break;
+	case F_BOOL:
+		xasprintf(errmsg, "\"%s\": expected true or false", path);
+		break;
 	case F_STRINGS:
 		xasprintf(errmsg, "\"%s\": expected an array of at most %lld strings",
 		    path, (long long)f->max);
 		break;
 	case F_OBJECT:
-		xasprintf(errmsg, "\"%s\": expected an object", path);
+		xasprintf(errmsg, "\"%s\": expected an object%s", path,
+		    f->nullable ? " or null" : "");
+		break;
+	case F_OBJECTS:
+		xasprintf(errmsg, "\"%s\": expected an array of at most %lld "
+		    "objects", path, (long long)f->max);
 		break;
 	}
 	return -1;

@@ -21,6 +21,8 @@
 #define PROTO_VERSION		1
 #define PROTO_MAX_FRAME		(64 * 1024)
 #define PROTO_WORKER_FD		3
+#define PROTO_MAX_LOCK_NAME	64	/* bytes of a lock name */
+#define PROTO_MAX_PURPOSE	128	/* bytes of an acquire's purpose */
 
 enum proto_type {
 	PROTO_HELLO,	/* worker: {target, pid}, first message */
@@ -29,6 +31,16 @@ enum proto_type {
 	PROTO_PROGRESS,	/* worker: {phase, percent, message} */
 	PROTO_RESULT,	/* worker: {status, detail, exit_code, signal, commit} */
 	PROTO_ERROR,	/* either: {code, message} */
+	PROTO_ACQUIRE,	/* worker: {lock, purpose, id}, queue for a lock */
+	PROTO_GRANTED,	/* supervisor: {lock, id, waited_ms}, it is yours */
+	PROTO_RELEASE,	/* worker: {lock, id}, give it back */
+	PROTO_STATUS,	/* control client: {}, answered by snapshot */
+	PROTO_PAUSE,	/* control client: {}, freeze the run */
+	PROTO_RESUME,	/* control client: {}, thaw it */
+	PROTO_DRAIN,	/* control client: {}, start nothing new */
+	PROTO_ABORT,	/* control client: {}, abort the run */
+	PROTO_OK,	/* supervisor: {message}, the request was carried out */
+	PROTO_SNAPSHOT,	/* supervisor: the run's live state */
 	PROTO_NTYPES
 };
 
