@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "lockd.h"
 #include "proto.h"
 
 struct plan;
@@ -39,7 +40,8 @@ enum stop_reason {
 	STOP_NONE,
 	STOP_TIMEOUT,
 	STOP_ABORT,
-	STOP_PROTOCOL
+	STOP_PROTOCOL,
+	STOP_LOCK_HOLD		/* held a lock past ingest.lock.maxHoldSeconds */
 };
 
 struct target {
@@ -58,6 +60,7 @@ struct target {
 	int			 reaped;	/* pid and pgid may be reused */
 
 	enum stop_reason	 stop;
+	cJSON			*lock_events;	/* lockserv.c; NULL: none */
 	int64_t			 timeout_ms;	/* 0: none */
 	int64_t			 deadline;	/* target timeout, run clock; 0: none */
 	int64_t			 kill_at;	/* SIGKILL due, run clock; 0: none */
@@ -88,6 +91,7 @@ struct run {
 	int64_t			 sources_timeout_ms;	/* from ktx.yaml; 0: none */
 	int64_t			 grace_ms;
 	int			 sigfd;
+	struct lockd		 locks;		/* lockserv.c */
 
 	int			 draining;	/* SIGHUP: start nothing new */
 	int			 aborting;	/* the signal that aborts, or 0 */
@@ -103,6 +107,24 @@ struct run {
 const char	*target_status_name(enum target_status);
 /* Milliseconds of the run's clock, which stands still while frozen. */
 int64_t		 run_clock(const struct run *);
+
+/* A worker that broke the protocol: tell it why, hang up, stop it. */
+void		 run_drop(struct run *, struct target *, const char *why);
+
+/* lockserv.c */
+void		 lockserv_init(struct run *, int max_hold_seconds);
+void		 lockserv_release(struct run *);
+/* An acquire or release from t; -1 with *why (caller frees) to drop it. */
+int		 lockserv_message(struct run *, struct target *,
+		    const struct proto_msg *, char **why);
+/* t was reaped: its waits end, its holds are cleaned up and handed on. */
+void		 lockserv_gone(struct run *, struct target *);
+/* The next target over ingest.lock.maxHoldSeconds, to stop; NULL: none. */
+struct target	*lockserv_overdue(struct run *);
+/* When lockserv_overdue next has one, run clock; -1: never. */
+int64_t		 lockserv_deadline(const struct run *);
+/* {acquisitions, waitMs, holdMs, maxWaitMs, maxHoldMs, events}. */
+cJSON		*lockserv_result(const struct run *, const struct target *);
 
 /* children.c */
 /*

@@ -290,6 +290,7 @@ result_json(const struct run *r, const struct target *t)
 	retry = is_failure(t) ? render_retry_command(r, t) : NULL;
 	add_string_or_null(res, "retryCommand", retry);
 	free(retry);
+	cJSON_AddItemToObject(res, "lock", lockserv_result(r, t));
 	return res;
 }
 

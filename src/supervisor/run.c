@@ -109,9 +109,8 @@ terminate(struct run *r, struct target *t, enum stop_reason why)
 	t->kill_at = run_clock(r) + r->grace_ms;
 }
 
-/* A worker that broke the protocol: tell it, hang up, end it. */
-static void
-drop(struct run *r, struct target *t, const char *why)
+void
+run_drop(struct run *r, struct target *t, const char *why)
 {
 	cJSON	*msg;
 	char	*errmsg;
@@ -184,7 +183,7 @@ send_assign(struct run *r, struct target *t)
 	cJSON_AddNumberToObject(adapter, "timeout", c->adapter_timeout);
 	if (proto_send(t->conn.fd, msg, &errmsg) != 0) {
 		xasprintf(&why, "cannot send the assignment: %s", errmsg);
-		drop(r, t, why);
+		run_drop(r, t, why);
 		free(why);
 		free(errmsg);
 	}
@@ -257,6 +256,11 @@ handle_message(struct run *r, struct target *t, const struct proto_msg *msg)
 	case PROTO_RESULT:
 		take_result(t, msg);
 		return;
+	case PROTO_ACQUIRE:
+	case PROTO_RELEASE:
+		if (lockserv_message(r, t, msg, &why) != 0)
+			goto drop;
+		return;
 	case PROTO_ERROR:
 		xasprintf(&why, "the worker reported %s: %s",
 		    proto_str(msg, "code"), proto_str(msg, "message"));
@@ -266,7 +270,7 @@ handle_message(struct run *r, struct target *t, const struct proto_msg *msg)
 		goto drop;
 	}
 drop:
-	drop(r, t, why);
+	run_drop(r, t, why);
 	free(why);
 }
 
@@ -284,7 +288,7 @@ read_target(struct run *r, struct target *t)
 		while (t->conn.fd != -1 &&
 		    (rc = proto_next(&t->conn, &msg, &errmsg)) != 0) {
 			if (rc == -1) {
-				drop(r, t, errmsg);
+				run_drop(r, t, errmsg);
 				free(errmsg);
 				return;
 			}
@@ -324,6 +328,11 @@ settle(struct run *r, struct target *t, int wstatus)
 		t->status = STATUS_TIMEOUT;
 		xasprintf(&detail, "timed out after %lld s",
 		    (long long)(t->timeout_ms / 1000));
+	} else if (t->stop == STOP_LOCK_HOLD) {
+		t->status = STATUS_TIMEOUT;
+		xasprintf(&detail, "held the repository lock longer than %lld s "
+		    "(ingest.lock.maxHoldSeconds)",
+		    (long long)(r->locks.max_hold_ms / 1000));
 	} else if (t->stop == STOP_ABORT) {
 		t->status = STATUS_ABORTED;
 		xasprintf(&detail, "aborted by %s", abortsig);
@@ -369,6 +378,8 @@ target_exited(struct run *r, struct target *t, int wstatus)
 		proc_kill_group(t->adapter_pgid, SIGCONT);
 		t->adapter_pgid = 0;
 	}
+	/* Dead for sure: what it held can be cleaned up and handed on. */
+	lockserv_gone(r, t);
 	settle(r, t, wstatus);
 	r->nrunning--;
 	finish_target(r, t);
@@ -601,6 +612,8 @@ run_timers(struct run *r)
 		if (t->kill_at && now >= t->kill_at)
 			kill_now(t);
 	}
+	while ((t = lockserv_overdue(r)) != NULL)
+		terminate(r, t, STOP_LOCK_HOLD);
 }
 
 static int
@@ -622,6 +635,8 @@ poll_timeout(const struct run *r)
 		if (t->kill_at && (next == 0 || t->kill_at < next))
 			next = t->kill_at;
 	}
+	if ((left = lockserv_deadline(r)) != -1 && (next == 0 || left < next))
+		next = left;
 	if (next == 0)
 		return -1;
 	left = next - run_clock(r);
@@ -758,6 +773,7 @@ run_release(struct run *r)
 		free(r->targets[i].phase);
 		free(r->targets[i].detail);
 	}
+	lockserv_release(r);
 	free(r->targets);
 	free(r->id);
 }
@@ -808,6 +824,7 @@ run_ingest(struct cmd_context *ctx, const struct ktx_config *cfg,
 		r.targets[i].conn.fd = -1;
 		r.targets[i].exit_code = -1;
 	}
+	lockserv_init(&r, cfg->lock_max_hold);
 	if ((r.sigfd = signals_init()) == -1)
 		fatal("signals");
 	update_title(&r);
