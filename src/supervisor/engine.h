@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "control.h"
 #include "lockd.h"
 #include "proto.h"
 
@@ -92,8 +93,10 @@ struct run {
 	int64_t			 grace_ms;
 	int			 sigfd;
 	struct lockd		 locks;		/* lockserv.c */
+	struct control		 control;	/* control.c */
 
 	int			 draining;	/* SIGHUP: start nothing new */
+	const char		*drained_by;	/* "SIGHUP", or a command */
 	int			 aborting;	/* the signal that aborts, or 0 */
 	int			 escalated;	/* a second one: all KILLed */
 	int			 frozen;	/* SIGTSTP until SIGCONT */
@@ -108,6 +111,16 @@ const char	*target_status_name(enum target_status);
 /* Milliseconds of the run's clock, which stands still while frozen. */
 int64_t		 run_clock(const struct run *);
 
+/*
+ * What the signals do, also reachable from the control socket: freeze
+ * (SIGTSTP, without stopping the supervisor itself), thaw (SIGCONT),
+ * drain (SIGHUP; why names the cause in the log and the results), abort
+ * (SIGINT/SIGTERM as sig; a second one kills every worker group now).
+ */
+void		 run_freeze(struct run *);
+void		 run_thaw(struct run *);
+void		 run_drain(struct run *, const char *why);
+void		 run_abort(struct run *, int sig);
 /* A worker that broke the protocol: tell it why, hang up, stop it. */
 void		 run_drop(struct run *, struct target *, const char *why);
 
@@ -125,6 +138,12 @@ struct target	*lockserv_overdue(struct run *);
 int64_t		 lockserv_deadline(const struct run *);
 /* {acquisitions, waitMs, holdMs, maxWaitMs, maxHoldMs, events}. */
 cJSON		*lockserv_result(const struct run *, const struct target *);
+
+/* status.c */
+/* The run's live state as a "snapshot" message.  Caller frees. */
+cJSON		*status_snapshot(const struct run *);
+/* A snapshot for people: SIGUSR1 and "ktx-supervisor status". */
+void		 status_print(const cJSON *snapshot, FILE *);
 
 /* children.c */
 /*
@@ -154,6 +173,8 @@ void		 render_progress(struct run *, struct target *, const char *phase,
 void		 render_end(struct run *, struct target *);
 void		 render_table(const struct run *, FILE *);
 void		 render_snapshot(const struct run *, FILE *);
+/* "0.8s", "4m05s", "2h01m" in buf (32 bytes).  Returns buf. */
+const char	*render_duration(int64_t ms, char *buf);
 /* {plan, results}.  Caller frees. */
 cJSON		*render_document(const struct run *);
 /* The command that retries one target, shell-quoted.  Caller frees. */

@@ -59,8 +59,8 @@ render_retry_command(const struct run *r, const struct target *t)
 }
 
 /* "1.2s", "3m04s", "2h05m".  buf of 32. */
-static const char *
-format_duration(int64_t ms, char *buf)
+const char *
+render_duration(int64_t ms, char *buf)
 {
 	if (ms < 60000)
 		snprintf(buf, 32, "%lld.%llds", (long long)(ms / 1000),
@@ -218,7 +218,8 @@ render_table(const struct run *r, FILE *f)
 		if (t->started_mono == 0)
 			snprintf(cells[4], sizeof(cells[4]), "-");
 		else
-			format_duration(t->finished_mono - t->started_mono, cells[4]);
+			render_duration(t->finished_mono - t->started_mono,
+			    cells[4]);
 		snprintf(cells[5], sizeof(cells[5]), "-");
 		first_line(t->status == STATUS_DONE ? NULL : t->detail, cells[6]);
 		print_row(f, row, width);
@@ -311,38 +312,8 @@ render_document(const struct run *r)
 void
 render_snapshot(const struct run *r, FILE *f)
 {
-	const struct target	*t;
-	const char		*state;
-	char			 dur[32];
-	size_t			 i, width = 0;
-	int64_t			 now = now_monotonic_ms();
+	cJSON	*snap = status_snapshot(r);
 
-	for (i = 0; i < r->ntargets; i++)
-		width = MAX(width, strlen(r->targets[i].pt->conn->id));
-	fprintf(f, "ktx-supervisor: run %s: %zu targets, %zu running, %zu queued, "
-	    "%zu finished%s%s%s\n", r->id, r->ntargets, r->nrunning,
-	    r->ntargets - r->next, r->nfinished, r->frozen ? ", frozen" : "",
-	    r->draining ? ", draining" : "", r->aborting ? ", aborting" : "");
-	for (i = 0; i < r->ntargets; i++) {
-		t = &r->targets[i];
-		fprintf(f, "  %-*s  stage %d  ", (int)width, t->pt->conn->id,
-		    t->pt->stage);
-		switch (t->state) {
-		case TARGET_QUEUED:
-			fprintf(f, "queued\n");
-			break;
-		case TARGET_RUNNING:
-			state = t->stopped ? "stopped" :
-			    t->stop != STOP_NONE ? "stopping" : "running";
-			fprintf(f, "%-8s  pid %d  %s  %s\n", state, (int)t->pid,
-			    format_duration(now - t->started_mono, dur), t->phase);
-			break;
-		case TARGET_FINISHED:
-			fprintf(f, "%-8s  %s\n", target_status_name(t->status),
-			    t->started_mono ? format_duration(t->finished_mono -
-			    t->started_mono, dur) : "-");
-			break;
-		}
-	}
-	fflush(f);
+	status_print(snap, f);
+	cJSON_Delete(snap);
 }

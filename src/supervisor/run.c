@@ -490,8 +490,8 @@ signal_groups(struct run *r, int sig)
 	}
 }
 
-static void
-thaw(struct run *r)
+void
+run_thaw(struct run *r)
 {
 	if (!r->frozen)
 		return;
@@ -501,8 +501,8 @@ thaw(struct run *r)
 	log_info("thawed: %zu workers continue", r->nrunning);
 }
 
-static void
-freeze(struct run *r)
+void
+run_freeze(struct run *r)
 {
 	size_t	i;
 
@@ -525,7 +525,7 @@ abort_run(struct run *r, int sig)
 	size_t	i;
 
 	r->aborting = sig;
-	thaw(r);
+	run_thaw(r);
 	log_info("%s: aborting %zu running targets (grace %lld s; again to kill "
 	    "them now)", proc_signame(sig, name), r->nrunning,
 	    (long long)(r->grace_ms / 1000));
@@ -552,6 +552,26 @@ escalate(struct run *r)
 	}
 }
 
+void
+run_abort(struct run *r, int sig)
+{
+	if (!r->aborting)
+		abort_run(r, sig);
+	else if (!r->escalated)
+		escalate(r);
+}
+
+void
+run_drain(struct run *r, const char *why)
+{
+	if (r->draining)
+		return;
+	log_info("%s: draining: %zu running targets finish, %zu queued are not "
+	    "run", why, r->nrunning, r->ntargets - r->next);
+	r->draining = 1;
+	r->drained_by = why;
+}
+
 static void
 handle_signals(struct run *r)
 {
@@ -564,13 +584,10 @@ handle_signals(struct run *r)
 		switch (sigs[i]) {
 		case SIGINT:
 		case SIGTERM:
-			if (!r->aborting)
-				abort_run(r, sigs[i]);
-			else if (!r->escalated)
-				escalate(r);
+			run_abort(r, sigs[i]);
 			break;
 		case SIGTSTP:
-			freeze(r);
+			run_freeze(r);
 			for (j = i + 1, cont_follows = 0; j < n; j++)
 				cont_follows |= sigs[j] == SIGCONT;
 			/* Stop like a shell job; SIGCONT lands in the pipe. */
@@ -578,14 +595,10 @@ handle_signals(struct run *r)
 				raise(SIGSTOP);
 			break;
 		case SIGCONT:
-			thaw(r);
+			run_thaw(r);
 			break;
 		case SIGHUP:
-			if (!r->draining)
-				log_info("SIGHUP: draining: %zu running targets "
-				    "finish, %zu queued are not run", r->nrunning,
-				    r->ntargets - r->next);
-			r->draining = 1;
+			run_drain(r, "SIGHUP");
 			break;
 		case SIGUSR1:
 			render_snapshot(r, stderr);
@@ -648,9 +661,9 @@ loop(struct run *r)
 {
 	struct pollfd	*pfd;
 	struct target	**who;
-	size_t		 i, n;
+	size_t		 i, n, nt;
 
-	pfd = xcalloc(r->ntargets + 1, sizeof(*pfd));
+	pfd = xcalloc(r->ntargets + 2 + CONTROL_MAX_CLIENTS, sizeof(*pfd));
 	who = xcalloc(r->ntargets + 1, sizeof(*who));
 	for (;;) {
 		dispatch(r);
@@ -668,11 +681,14 @@ loop(struct run *r)
 			pfd[n].fd = r->targets[i].conn.fd;
 			pfd[n++].events = POLLIN;
 		}
+		nt = n;
+		n += control_pollfds(&r->control, pfd + nt);
 		if (poll(pfd, n, poll_timeout(r)) == -1 && errno != EINTR)
 			fatal("poll");
-		for (i = 1; i < n; i++)
+		for (i = 1; i < nt; i++)
 			if (pfd[i].revents != 0 && who[i]->state == TARGET_RUNNING)
 				read_target(r, who[i]);
+		control_dispatch(&r->control, r, pfd + nt, n - nt);
 		handle_signals(r);
 		reap(r);
 		run_timers(r);
@@ -739,7 +755,7 @@ mark_not_run(struct run *r)
 			    "aborted by %s", proc_signame(r->aborting, name));
 		else
 			xasprintf(&r->targets[i].detail, "not started: the run was "
-			    "drained by SIGHUP");
+			    "drained by %s", r->drained_by);
 	}
 }
 
@@ -825,6 +841,10 @@ run_ingest(struct cmd_context *ctx, const struct ktx_config *cfg,
 		r.targets[i].exit_code = -1;
 	}
 	lockserv_init(&r, cfg->lock_max_hold);
+	if (control_open(&r.control, ctx->project_dir, &errmsg) == -1) {
+		log_warnx("no control socket: %s", errmsg);
+		free(errmsg);
+	}
 	if ((r.sigfd = signals_init()) == -1)
 		fatal("signals");
 	update_title(&r);
@@ -832,6 +852,7 @@ run_ingest(struct cmd_context *ctx, const struct ktx_config *cfg,
 	loop(&r);
 	mark_not_run(&r);
 	report(&r);
+	control_close(&r.control);
 	for (i = 0; i < r.ntargets; i++)
 		if (r.targets[i].status != STATUS_DONE &&
 		    r.targets[i].status != STATUS_SKIPPED)
