@@ -144,6 +144,9 @@ cJSON		*lockserv_result(const struct run *, const struct target *);
 cJSON		*status_snapshot(const struct run *);
 /* A snapshot for people: SIGUSR1 and "ktx-supervisor status". */
 void		 status_print(const cJSON *snapshot, FILE *);
+/* A run record of .ktx/runs, the file name, for people. */
+void		 status_print_record(const cJSON *record, const char *name,
+		    FILE *);
 
 /* children.c */
 /*

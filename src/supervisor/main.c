@@ -36,6 +36,13 @@ static const struct {
 	    "create a ktx project: git repository, ktx.yaml, .ktx/" },
 	{ "ingest", cmd_ingest,
 	    "ingest the configured connections into the project" },
+	{ "status", cmd_status,
+	    "the running ingest, or the last run and what it left" },
+	{ "pause", cmd_pause, "freeze the running ingest (as SIGTSTP)" },
+	{ "resume", cmd_resume, "thaw it (as SIGCONT)" },
+	{ "drain", cmd_drain,
+	    "start nothing new, finish what runs (as SIGHUP)" },
+	{ "abort", cmd_abort, "stop the running ingest (as SIGTERM)" },
 };
 
 void

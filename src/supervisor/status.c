@@ -1,8 +1,8 @@
 /*
  * The run's status, for the control socket's "status", for SIGUSR1 and
  * for people: the snapshot message built from the run (targets, the
- * locks' holders and queues, paused/draining/aborting) and how it
- * prints.
+ * locks' holders and queues, paused/draining/aborting), how it prints,
+ * and how a finished run's record prints when no supervisor runs.
  */
 #include "config.h"
 
@@ -249,4 +249,29 @@ status_print(const cJSON *snap, FILE *f)
 			print_request(f, "waited on by", w, "waited_ms");
 	}
 	fflush(f);
+}
+
+void
+status_print_record(const cJSON *record, const char *name, FILE *f)
+{
+	const cJSON	*res;
+	char		 buf[32];
+	int64_t		 ms;
+	size_t		 width = strlen("TARGET");
+
+	cJSON_ArrayForEach(res, cJSON_GetObjectItem(record, "results"))
+		if (str_member(res, "connectionId") != NULL &&
+		    strlen(str_member(res, "connectionId")) > width)
+			width = strlen(str_member(res, "connectionId"));
+	fprintf(f, "the last run, recorded in .ktx/runs/%s:\n", name);
+	fprintf(f, "  %-*s  STATUS    TIME    DETAIL\n", (int)width, "TARGET");
+	cJSON_ArrayForEach(res, cJSON_GetObjectItem(record, "results")) {
+		buf[0] = '\0';
+		if (int_member(res, "durationMs", &ms))
+			render_duration(ms, buf);
+		fprintf(f, "  %-*s  %-8s  %-6s  %s\n", (int)width,
+		    str_member(res, "connectionId"), str_member(res, "status"),
+		    buf, str_member(res, "detail") ? str_member(res, "detail") :
+		    "");
+	}
 }

@@ -51,5 +51,11 @@ int	cmd_bad_option(const char *usage, const char *optstring, char **argv,
 /* Each command parses its own arguments (argv[0] is the command name). */
 int	cmd_init(struct cmd_context *, int argc, char **argv);
 int	cmd_ingest(struct cmd_context *, int argc, char **argv);
+/* cmd_control.c: the running supervisor's control socket, as a client. */
+int	cmd_status(struct cmd_context *, int argc, char **argv);
+int	cmd_pause(struct cmd_context *, int argc, char **argv);
+int	cmd_resume(struct cmd_context *, int argc, char **argv);
+int	cmd_drain(struct cmd_context *, int argc, char **argv);
+int	cmd_abort(struct cmd_context *, int argc, char **argv);
 
 #endif
