@@ -470,43 +470,6 @@ out:
 	return rv;
 }
 
-/* The length of the UTF-8 character at p, or 0 if it is not valid. */
-static size_t
-utf8_decode(const unsigned char *p, size_t avail, uint32_t *cp)
-{
-	uint32_t	min;
-	size_t		n, k;
-
-	if (p[0] < 0x80) {
-		*cp = p[0];
-		return 1;
-	}
-	if ((p[0] & 0xe0) == 0xc0) {
-		*cp = p[0] & 0x1f;
-		n = 2;
-		min = 0x80;
-	} else if ((p[0] & 0xf0) == 0xe0) {
-		*cp = p[0] & 0x0f;
-		n = 3;
-		min = 0x800;
-	} else if ((p[0] & 0xf8) == 0xf0) {
-		*cp = p[0] & 0x07;
-		n = 4;
-		min = 0x10000;
-	} else
-		return 0;
-	if (n > avail)
-		return 0;
-	for (k = 1; k < n; k++) {
-		if ((p[k] & 0xc0) != 0x80)
-			return 0;
-		*cp = *cp << 6 | (p[k] & 0x3f);
-	}
-	if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /* The characters YAML 1.1 allows in a stream, as libyaml checks them. */
 static int
 yaml_printable(uint32_t cp)
@@ -533,7 +496,7 @@ check_text(struct loader *ld, const unsigned char *buf, size_t len)
 	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
 		i = 3;
 	for (; i < len; i += n) {
-		if ((n = utf8_decode(buf + i, len - i, &cp)) == 0) {
+		if ((n = utf8_char(buf + i, len - i, &cp)) == 0) {
 			fail_at(ld, line, column, "invalid UTF-8");
 			return -1;
 		}

@@ -2958,43 +2958,6 @@ buf_indent(struct buf *b, int n)
 	}
 }
 
-/* The code point at s (valid UTF-8 assumed checked), its length or 0. */
-static size_t
-utf8_next(const unsigned char *s, size_t avail, uint32_t *cp)
-{
-	size_t		n, k;
-	uint32_t	min;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if ((s[0] & 0xe0) == 0xc0) {
-		*cp = s[0] & 0x1f;
-		n = 2;
-		min = 0x80;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		*cp = s[0] & 0x0f;
-		n = 3;
-		min = 0x800;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		*cp = s[0] & 0x07;
-		n = 4;
-		min = 0x10000;
-	} else
-		return 0;
-	if (n > avail)
-		return 0;
-	for (k = 1; k < n; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-		*cp = *cp << 6 | (s[k] & 0x3f);
-	}
-	if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /* Printable in a plain or single-quoted scalar, and not a line break. */
 static int
 printable_inline(uint32_t cp)
@@ -3013,7 +2976,7 @@ all_printable(const char *s, size_t len)
 	size_t			 i, n;
 
 	for (i = 0; i < len; i += n)
-		if ((n = utf8_next(p + i, len - i, &cp)) == 0 ||
+		if ((n = utf8_char(p + i, len - i, &cp)) == 0 ||
 		    !printable_inline(cp))
 			return 0;
 	return 1;
@@ -3073,7 +3036,7 @@ emit_double_quoted(struct buf *b, const char *s, size_t len)
 
 	buf_add(b, "\"", 1);
 	for (i = 0; i < len; i += n) {
-		if ((n = utf8_next(p + i, len - i, &cp)) == 0) {
+		if ((n = utf8_char(p + i, len - i, &cp)) == 0) {
 			/* Not UTF-8: the byte, as a code point */
 			snprintf(esc, sizeof(esc), "\\x%02x", p[i]);
 			buf_str(b, esc);
