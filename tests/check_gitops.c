@@ -23,6 +23,7 @@
 
 #include "githelp.h"
 #include "gitops.h"
+#include "ktxconfig.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -1695,7 +1696,8 @@ run_init(const char *dir, const char *arg)
 
 START_TEST(test_init_creates_project)
 {
-	char	*base, *sum1, *sum2;
+	struct ktx_config	 cfg;
+	char			*base, *sum1, *sum2, *path, *err = NULL;
 
 	ck_assert_int_eq(run_init(proj, NULL), 0);
 	ck_out_eq("refs/heads/main", "git -C '%s' symbolic-ref HEAD", proj);
@@ -1713,6 +1715,14 @@ START_TEST(test_init_creates_project)
 	    "grep -q '^    maxConcurrency: 1$' '%s/ktx.yaml'", proj, proj), 0);
 	expect_clean(proj);
 	ck_assert_int_eq(gitops_classify(proj), GITOPS_KTX_MANAGED);
+	/* The template is what the config loader reads without a word. */
+	xasprintf(&path, "%s/ktx.yaml", proj);
+	ck_assert_msg(config_load(path, &cfg, &err) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.nconnections, 0);
+	ck_assert_int_eq(cfg.max_concurrency, 1);
+	ck_assert_uint_eq(cfg.warnings.n, 0);
+	config_release(&cfg);
+	free(path);
 
 	/* Second run: nothing changes. */
 	sum1 = tree_sum(proj);
@@ -1722,6 +1732,21 @@ START_TEST(test_init_creates_project)
 	ck_assert_int_eq(commit_count(proj), 2);
 	free(sum1);
 	free(sum2);
+}
+END_TEST
+
+/* A ktx.yaml that was there first names who the commits are by. */
+START_TEST(test_init_commits_as_storage_git_author)
+{
+	put(proj, "ktx.yaml", "connections: {}\nstorage:\n  git:\n    author: "
+	    "Alice Doe <alice@example.com>\n");
+	ck_assert_int_eq(run_init(proj, NULL), 0);
+	ck_out_eq("Alice Doe <alice@example.com> Alice Doe "
+	    "<alice@example.com>\nAlice Doe <alice@example.com> Alice Doe "
+	    "<alice@example.com>", "git -C '%s' log --format='%%an <%%ae> %%cn "
+	    "<%%ce>'", proj);
+	ck_out_eq("ktx.yaml", "git -C '%s' ls-files ktx.yaml", proj);
+	ck_assert_int_ne(run("grep -q alice '%s/.git/config'", proj), 0);
 }
 END_TEST
 
@@ -1843,6 +1868,7 @@ gitops_suite(void)
 	tc = tcase_create("init");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_init_creates_project);
+	tcase_add_test(tc, test_init_commits_as_storage_git_author);
 	tcase_add_test(tc, test_init_completes_missing_pieces);
 	tcase_add_test(tc, test_init_refuses_foreign_and_linked);
 	suite_add_tcase(s, tc);

@@ -42,7 +42,13 @@ static const char ktx_yaml_template[] =
     "# How many source targets ingest runs at once (1..64).\n"
     "ingest:\n"
     "  sources:\n"
-    "    maxConcurrency: 1\n";
+    "    maxConcurrency: 1\n"
+    "\n"
+    "# Who the commits ingest makes are by:\n"
+    "#\n"
+    "# storage:\n"
+    "#   git:\n"
+    "#     author: ktx <ktx@example.com>\n";
 
 /* ktx's entries first, then this program's state. */
 static const char *const gitignore_entries[] = {
@@ -267,9 +273,10 @@ parse_args(int argc, char **argv)
 int
 cmd_init(struct cmd_context *ctx, int argc, char **argv)
 {
-	const struct gitops_ident ident = {
+	struct gitops_ident ident = {
 		KTX_DEFAULT_AUTHOR_NAME, KTX_DEFAULT_AUTHOR_EMAIL
 	};
+	struct ktx_config cfg = { 0 };
 	const char	*dir = ctx->project_dir;
 	struct gitops_repo repo = { 0 };
 	struct strv	 added = { 0 }, commit = { 0 };
@@ -315,6 +322,19 @@ cmd_init(struct cmd_context *ctx, int argc, char **argv)
 	if (a)
 		strv_push(&added, ".ktx/.gitignore");
 
+	/* The commits' identity: storage.git.author, if ktx.yaml says. */
+	xasprintf(&msg, "%s/ktx.yaml", dir);
+	if (config_load(msg, &cfg, &errmsg) == 0) {
+		ident.name = cfg.author_name;
+		ident.email = cfg.author_email;
+	} else {
+		log_warnx("%s; committing as %s <%s>", errmsg, ident.name,
+		    ident.email);
+		free(errmsg);
+		errmsg = NULL;
+	}
+	free(msg);
+
 	if (gitops_init(&errmsg) == -1)
 		goto fail;
 	libgit2 = 1;
@@ -356,6 +376,7 @@ fail:
 	init_error("%s", errmsg != NULL ? errmsg : "git failed");
 out:
 	free(errmsg);
+	config_release(&cfg);
 	gitops_repo_release(&repo);
 	if (libgit2)
 		gitops_shutdown();
