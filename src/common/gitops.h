@@ -43,7 +43,7 @@ struct gitops_ident {
 enum gitops_ownership {
 	GITOPS_UNOWNED,		/* no <dir>/.git (dir may not exist): ktx may init */
 	GITOPS_KTX_MANAGED,	/* .git is a directory and ktx.yaml a file at its root */
-	GITOPS_FOREIGN_REPO,	/* .git is a directory without ktx.yaml beside it, or a bare repository */
+	GITOPS_FOREIGN_REPO,	/* .git without ktx.yaml, or a bare repository */
 	GITOPS_LINKED_WORKTREE,	/* .git is not a directory (a gitfile): never ours */
 	GITOPS_NOT_A_DIRECTORY	/* <dir> exists and is not a directory */
 };
@@ -207,11 +207,20 @@ void	 gitops_squash_release(struct gitops_squash *);
  * which the session must contain (refresh first; refused otherwise).
  * The project's index and files are brought to it for the changed paths
  * only; a user's edit, staged change or untracked file in one of them
- * refuses the squash with the paths and changes nothing.  Order: commit
- * object, journal, checkout, then the branch moves last by a
- * compare-and-swap on its old value.  A process killed at any point
- * leaves the branch old or new; gitops_recover_squash, which this calls
- * first, puts the files and index back in step with it.
+ * refuses the squash with the paths and changes nothing.
+ *
+ * Order: check the paths, write the commit object, write the journal
+ * .git/ktx-squash (branch, old, new), update files and index, move the
+ * branch by compare-and-swap on its old value, drop the journal.  A
+ * process killed at any point leaves the branch old or new:
+ *  - before the journal: main old, the checkout untouched (at most an
+ *    unreferenced commit object);
+ *  - journal written, branch not moved: main old, some of the squash's
+ *    paths may hold the new content; the next gitops_squash or
+ *    gitops_recover_squash puts them back to main's;
+ *  - branch moved: main new with its files; the journal is dropped.
+ * The dead process's git lock files (index.lock, <branch>.lock) must be
+ * removed before that (the supervisor does, DESIGN section 5).
  */
 int	 gitops_squash(struct gitops_repo *project, const char *session_commit,
 	    const char *message, const struct gitops_ident *author,
