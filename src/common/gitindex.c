@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -576,75 +575,30 @@ write_pieces(int fd, const struct pieces *ps, const struct gitindex *ix)
 	return 0;
 }
 
-/*
- * The checksum of the pieces, computed on a second thread while the first
- * writes them out: at 50,000 entries each takes a couple of milliseconds.
- * The thread only reads memory nobody changes until it is joined.
- */
-struct checksum {
-	const struct pieces	*ps;
-	const struct gitindex	*ix;
-	unsigned char		 md[GITINDEX_OIDSZ];
-	int			 ok;
-};
-
-static void *
-checksum_pieces(void *arg)
+static int
+checksum_pieces(struct pieces *ps, const struct gitindex *ix)
 {
-	struct checksum	*c = arg;
 	EVP_MD_CTX	*ctx;
+	unsigned char	 md[GITINDEX_OIDSZ];
 	unsigned	 mdlen;
-	size_t		 i;
+	size_t		 i, mark;
+	int		 ok;
 
-	c->ok = 0;
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
-		return NULL;
-	c->ok = EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1;
-	for (i = 0; c->ok && i < c->ps->n; i++)
-		c->ok = EVP_DigestUpdate(ctx, piece_ptr(c->ps, c->ix,
-		    &c->ps->v[i]), c->ps->v[i].len) == 1;
-	c->ok = c->ok && EVP_DigestFinal_ex(ctx, c->md, &mdlen) == 1 &&
+		return -1;
+	ok = EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1;
+	for (i = 0; ok && i < ps->n; i++)
+		ok = EVP_DigestUpdate(ctx, piece_ptr(ps, ix, &ps->v[i]),
+		    ps->v[i].len) == 1;
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 &&
 	    mdlen == GITINDEX_OIDSZ;
 	EVP_MD_CTX_free(ctx);
-	return NULL;
-}
-
-static int
-write_lock(const char *lock, const struct gitindex *ix,
-    const struct pieces *ps, struct checksum *c, char **errmsg)
-{
-	pthread_t	 th;
-	struct piece	 trailer;
-	struct pieces	 tps = { &trailer, 1, 1, { c->md, 0, 0 } };
-	int		 fd, threaded, werr = 0, rc = -1;
-
-	if ((fd = open(lock, O_WRONLY | O_CREAT | O_EXCL, ix->file_mode)) ==
-	    -1)
-		return fail(errmsg, "cannot lock \"%s\": %s", ix->path,
-		    errno == EEXIST ? "index.lock exists" : strerror(errno));
-	threaded = pthread_create(&th, NULL, checksum_pieces, c) == 0;
-	if (write_pieces(fd, ps, ix) == -1)
-		werr = errno;
-	if (threaded)
-		pthread_join(th, NULL);
-	else
-		checksum_pieces(c);
-	trailer.arena = 1;
-	trailer.off = 0;
-	trailer.len = sizeof(c->md);
-	if (!c->ok)
-		fail(errmsg, "cannot checksum the index");
-	else if (werr != 0 || write_pieces(fd, &tps, ix) == -1)
-		fail(errmsg, "cannot write \"%s\": %s", lock,
-		    strerror(werr != 0 ? werr : errno));
-	else
-		rc = 0;
-	if (close(fd) == -1 && rc == 0)
-		rc = fail(errmsg, "cannot write \"%s\": %s", lock,
-		    strerror(errno));
-	if (rc == -1)
-		unlink(lock);
-	return rc;
+	if (!ok)
+		return -1;
+	mark = ps->arena.len;
+	obuf_add(&ps->arena, md, sizeof(md));
+	piece_arena(ps, mark);
+	return 0;
 }
 
 int
@@ -652,11 +606,10 @@ gitindex_write(struct gitindex *ix, const struct gitindex_update *u,
     size_t nu, char **errmsg)
 {
 	struct pieces	 ps = { NULL, 0, 0, { NULL, 0, 0 } };
-	struct checksum	 ck;
 	struct raw	 e;
 	char		*lock;
 	size_t		 i = 0, j = 0, count = 0, mark, hdr;
-	int		 c, rc = -1;
+	int		 c, fd = -1, rc = -1;
 
 	xasprintf(&lock, "%s.lock", ix->path);
 	hdr = ps.arena.len;
@@ -692,10 +645,23 @@ gitindex_write(struct gitindex *ix, const struct gitindex_update *u,
 	mark = ps.arena.len;
 	copy_extensions(&ps.arena, ix, u, nu);
 	piece_arena(&ps, mark);
-	ck.ps = &ps;
-	ck.ix = ix;
-	if (write_lock(lock, ix, &ps, &ck, errmsg) == -1)
+	if (checksum_pieces(&ps, ix) == -1) {
+		fail(errmsg, "cannot checksum the index");
 		goto out;
+	}
+	if ((fd = open(lock, O_WRONLY | O_CREAT | O_EXCL, ix->file_mode)) ==
+	    -1) {
+		fail(errmsg, "cannot lock \"%s\": %s", ix->path,
+		    errno == EEXIST ? "index.lock exists" : strerror(errno));
+		goto out;
+	}
+	if (write_pieces(fd, &ps, ix) == -1 || close(fd) == -1) {
+		fd = -1;
+		fail(errmsg, "cannot write \"%s\": %s", lock, strerror(errno));
+		unlink(lock);
+		goto out;
+	}
+	fd = -1;
 	if (rename(lock, ix->path) == -1) {
 		fail(errmsg, "cannot rename \"%s\": %s", lock, strerror(errno));
 		unlink(lock);
@@ -703,6 +669,8 @@ gitindex_write(struct gitindex *ix, const struct gitindex_update *u,
 	}
 	rc = 0;
 out:
+	if (fd != -1)
+		close(fd);
 	free(ps.v);
 	free(ps.arena.p);
 	free(lock);
