@@ -83,12 +83,17 @@ void	 gitops_repo_release(struct gitops_repo *);
  * is main, and the repository's gc.autoDetach / maintenance.autoDetach are
  * set to false where they are not yet.  A repository without HEAD gets
  * the empty bootstrap commit by ident.  *did (may be NULL) says what was
- * done.
+ * done.  ident (NULL: ktx <ktx@example.com>; storage.git.author) is the
+ * committer of every commit made through the handle and the name in its
+ * reflog entries; it is written to no config.
  */
 int	 gitops_open_project(struct gitops_repo *, const char *dir,
 	    const struct gitops_ident *, int flags, int *did, char **errmsg);
 
-/* Open a session worktree at path (a linked worktree of a project). */
+/*
+ * Open a session worktree at path (a linked worktree of a project), by
+ * that path only, as gitops_open_project.
+ */
 int	 gitops_open_worktree(struct gitops_repo *, const char *path,
 	    const struct gitops_ident *, char **errmsg);
 
