@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1671,7 +1672,38 @@ START_TEST(test_snapshot_diff_counts)
 }
 END_TEST
 
-/* init, run in-process. */
+/*
+ * init, run in-process.  This suite links cmd_init.c without main.c: here
+ * are main.c's error helpers, printing as it does.
+ */
+
+void
+cmd_errorx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	fputs("ktx-supervisor: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int
+cmd_usage_error(const char *usage)
+{
+	fputs(usage, stderr);
+	return EXIT_USAGE;
+}
+
+int
+cmd_bad_option(const char *usage, const char *optstring, char **argv, int ch)
+{
+	(void)optstring;
+	(void)ch;
+	cmd_errorx("unknown option \"%s\"", argv[optind - 1]);
+	return cmd_usage_error(usage);
+}
 
 static int
 run_init(const char *dir, const char *arg)

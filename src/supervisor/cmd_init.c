@@ -26,6 +26,15 @@
 #include "util.h"
 
 static const char init_usage[] = "usage: ktx-supervisor [-C dir] init\n";
+static const char init_help[] =
+    "\n"
+    "Create a ktx project in the project directory, or add what an existing\n"
+    "one lacks: a git repository on main, ktx.yaml, wiki/global/,\n"
+    "semantic-layer/, raw-sources/ and .ktx/.gitignore, committed.  A git\n"
+    "repository ktx did not create is refused and left as it is.\n"
+    "\n"
+    "options:\n"
+    "   -h, --help      print this help\n";
 
 static const char ktx_yaml_template[] =
     "# ktx.yaml: the configuration of this ktx project; see ktx.yaml(5).\n"
@@ -61,18 +70,6 @@ static const char *const keep_files[] = {
 	"wiki/global/.gitkeep", "semantic-layer/.gitkeep",
 	"raw-sources/.gitkeep",
 };
-
-static void __attribute__((format(printf, 1, 2)))
-init_error(const char *fmt, ...)
-{
-	va_list	ap;
-
-	fputs("ktx-supervisor: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 static int
 mkdirs(const char *path)
@@ -113,24 +110,24 @@ create_file(const char *dir, const char *rel, const char *content,
 	if ((slash = strrchr(parent, '/')) != NULL)
 		*slash = '\0';
 	if (mkdirs(parent) == -1) {
-		init_error("cannot create \"%s\": %s", parent, strerror(errno));
+		cmd_errorx("cannot create \"%s\": %s", parent, strerror(errno));
 		goto out;
 	}
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0666)) == -1) {
 		if (errno == EEXIST)
 			rc = 0;
 		else
-			init_error("cannot create \"%s\": %s", path,
+			cmd_errorx("cannot create \"%s\": %s", path,
 			    strerror(errno));
 		goto out;
 	}
 	if (write(fd, content, len) != (ssize_t)len) {
-		init_error("cannot write \"%s\": %s", path, strerror(errno));
+		cmd_errorx("cannot write \"%s\": %s", path, strerror(errno));
 		close(fd);
 		goto out;
 	}
 	if (close(fd) == -1) {
-		init_error("cannot write \"%s\": %s", path, strerror(errno));
+		cmd_errorx("cannot write \"%s\": %s", path, strerror(errno));
 		goto out;
 	}
 	*added = 1;
@@ -182,18 +179,18 @@ ensure_gitignore(const char *dir, int *changed)
 	xasprintf(&path, "%s/.ktx/.gitignore", dir);
 	if ((fd = open(path, O_RDONLY)) != -1) {
 		if (fstat(fd, &sb) == -1 || sb.st_size > 1024 * 1024) {
-			init_error("cannot read \"%s\"", path);
+			cmd_errorx("cannot read \"%s\"", path);
 			goto out;
 		}
 		text = xcalloc(1, (size_t)sb.st_size + 1);
 		if (read(fd, text, (size_t)sb.st_size) != sb.st_size) {
-			init_error("cannot read \"%s\": %s", path,
+			cmd_errorx("cannot read \"%s\": %s", path,
 			    strerror(errno));
 			goto out;
 		}
 		len = (size_t)sb.st_size;
 	} else if (errno != ENOENT) {
-		init_error("cannot open \"%s\": %s", path, strerror(errno));
+		cmd_errorx("cannot open \"%s\": %s", path, strerror(errno));
 		goto out;
 	}
 	add = xstrdup(len > 0 && text[len - 1] != '\n' ? "\n" : "");
@@ -211,19 +208,19 @@ ensure_gitignore(const char *dir, int *changed)
 	}
 	xasprintf(&tmp, "%s/.ktx", dir);
 	if (mkdirs(tmp) == -1) {
-		init_error("cannot create \"%s\": %s", tmp, strerror(errno));
+		cmd_errorx("cannot create \"%s\": %s", tmp, strerror(errno));
 		free(tmp);
 		goto out;
 	}
 	free(tmp);
 	if ((f = fopen(path, "a")) == NULL || fputs(add, f) == EOF) {
-		init_error("cannot write \"%s\": %s", path, strerror(errno));
+		cmd_errorx("cannot write \"%s\": %s", path, strerror(errno));
 		goto out;
 	}
 	rc = 0;
 out:
 	if (f != NULL && fclose(f) == EOF && rc == 0) {
-		init_error("cannot write \"%s\": %s", path, strerror(errno));
+		cmd_errorx("cannot write \"%s\": %s", path, strerror(errno));
 		rc = -1;
 	}
 	if (fd != -1)
@@ -242,9 +239,11 @@ base_name(const char *path)
 	return s != NULL && s[1] != '\0' ? s + 1 : path;
 }
 
+/* -1 to go on, else the exit status. */
 static int
 parse_args(int argc, char **argv)
 {
+	static const char optstring[] = ":h";
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -252,22 +251,20 @@ parse_args(int argc, char **argv)
 	int	ch;
 
 	opterr = 0;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'h':
-			fputs(init_usage, stdout);
-			return 1;
-		default:
-			init_error("unknown option \"%s\"", argv[optind - 1]);
-			return -1;
-		}
+	optind = 0;	/* glibc: start afresh */
+	while ((ch = getopt_long(argc, argv, optstring, longopts, NULL)) !=
+	    -1) {
+		if (ch != 'h')
+			return cmd_bad_option(init_usage, optstring, argv, ch);
+		fputs(init_usage, stdout);
+		fputs(init_help, stdout);
+		return EXIT_ALL_DONE;
 	}
 	if (optind < argc) {
-		init_error("init takes no arguments");
-		return -1;
+		cmd_errorx("init takes no arguments");
+		return cmd_usage_error(init_usage);
 	}
-	return 0;
+	return -1;
 }
 
 int
@@ -285,24 +282,20 @@ cmd_init(struct cmd_context *ctx, int argc, char **argv)
 	size_t		 i;
 	int		 did = 0, created, a, libgit2 = 0, status = EXIT_FAILURE;
 
-	switch (parse_args(argc, argv)) {
-	case 1:
-		return EXIT_ALL_DONE;
-	case -1:
-		fputs(init_usage, stderr);
-		return EXIT_USAGE;
-	}
+	if ((status = parse_args(argc, argv)) != -1)
+		return status;
+	status = EXIT_FAILURE;
 
 	/* Refuse before anything is written. */
 	own = gitops_classify(dir);
 	if (own != GITOPS_UNOWNED && own != GITOPS_KTX_MANAGED) {
 		msg = gitops_ownership_error(dir, own);
-		init_error("%s", msg);
+		cmd_errorx("%s", msg);
 		free(msg);
 		return EXIT_USAGE;
 	}
 	if (mkdirs(dir) == -1) {
-		init_error("cannot create \"%s\": %s", dir, strerror(errno));
+		cmd_errorx("cannot create \"%s\": %s", dir, strerror(errno));
 		return EXIT_FAILURE;
 	}
 
@@ -373,7 +366,7 @@ cmd_init(struct cmd_context *ctx, int argc, char **argv)
 	status = EXIT_ALL_DONE;
 	goto out;
 fail:
-	init_error("%s", errmsg != NULL ? errmsg : "git failed");
+	cmd_errorx("%s", errmsg != NULL ? errmsg : "git failed");
 out:
 	free(errmsg);
 	config_release(&cfg);
