@@ -1672,6 +1672,47 @@ START_TEST(test_snapshot_diff_counts)
 }
 END_TEST
 
+START_TEST(test_diff_lists_changes)
+{
+	struct gitops_repo	 r;
+	struct gitops_changes	 c;
+	char			*err = NULL, *first;
+
+	new_project(&r, proj);
+	put(proj, "wiki/global/a.md", "a\n");
+	put(proj, "wiki/global/b.md", "b\n");
+	put(proj, "raw-sources/x", "file\n");
+	cli_commit(proj, "first");
+	first = head_of(proj, "HEAD");
+	put(proj, "wiki/global/a.md", "A\n");
+	ck_assert_int_eq(run("cd '%s' && rm wiki/global/b.md raw-sources/x && "
+	    "mkdir -p raw-sources/x wiki-2 && echo y > raw-sources/x/y && "
+	    "echo n > wiki-2/n.md", proj), 0);
+	cli_commit(proj, "second");
+	ck_assert_int_eq(gitops_diff(&r, first, "HEAD", &c, &err), 0);
+	ck_assert_uint_eq(c.n, 5);
+	ck_assert_str_eq(c.v[0].path, "raw-sources/x");
+	ck_assert_int_eq(c.v[0].kind, GITOPS_DELETED);
+	ck_assert_str_eq(c.v[1].path, "raw-sources/x/y");
+	ck_assert_int_eq(c.v[1].kind, GITOPS_ADDED);
+	ck_assert_str_eq(c.v[2].path, "wiki-2/n.md");
+	ck_assert_int_eq(c.v[2].kind, GITOPS_ADDED);
+	ck_assert_str_eq(c.v[3].path, "wiki/global/a.md");
+	ck_assert_int_eq(c.v[3].kind, GITOPS_MODIFIED);
+	ck_assert_str_eq(c.v[4].path, "wiki/global/b.md");
+	ck_assert_int_eq(c.v[4].kind, GITOPS_DELETED);
+	gitops_changes_release(&c);
+	ck_assert_int_eq(gitops_diff(&r, "HEAD", "HEAD", &c, &err), 0);
+	ck_assert_uint_eq(c.n, 0);
+	ck_assert_int_eq(gitops_diff(&r, "HEAD", "nope", &c, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "unknown revision \"nope\""));
+	ck_assert_ptr_null(c.v);
+	free(err);
+	free(first);
+	gitops_repo_release(&r);
+}
+END_TEST
+
 /*
  * init, run in-process.  This suite links cmd_init.c without main.c: here
  * are main.c's error helpers, printing as it does.
@@ -1888,6 +1929,7 @@ gitops_suite(void)
 	tcase_add_test(tc, test_squash_modes_and_symlinks);
 	tcase_add_test(tc, test_recover_rolls_back_or_forward);
 	tcase_add_test(tc, test_snapshot_diff_counts);
+	tcase_add_test(tc, test_diff_lists_changes);
 	suite_add_tcase(s, tc);
 
 	/* No libgit2 in this process: the children initialise it. */

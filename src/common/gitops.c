@@ -2522,6 +2522,82 @@ out:
 	return rc;
 }
 
+/* The changes between two commits, for the gates. */
+
+void
+gitops_changes_release(struct gitops_changes *c)
+{
+	size_t	i;
+
+	for (i = 0; i < c->n; i++)
+		free(c->v[i].path);
+	free(c->v);
+	memset(c, 0, sizeof(*c));
+}
+
+struct change_list {
+	struct gitops_changes	*out;
+	size_t			 cap;
+};
+
+static void
+collect_change(const char *path, enum change change, void *arg)
+{
+	struct change_list	*cl = arg;
+	struct gitops_change	*c;
+
+	if (cl->out->n == cl->cap) {
+		cl->cap = cl->cap ? cl->cap * 2 : 16;
+		cl->out->v = xreallocarray(cl->out->v, cl->cap,
+		    sizeof(*cl->out->v));
+	}
+	c = &cl->out->v[cl->out->n++];
+	c->kind = change == CHANGE_ADDED ? GITOPS_ADDED :
+	    change == CHANGE_MODIFIED ? GITOPS_MODIFIED : GITOPS_DELETED;
+	c->path = xstrdup(path);
+}
+
+static int
+cmp_change(const void *a, const void *b)
+{
+	const struct gitops_change	*ca = a, *cb = b;
+	int				 d = strcmp(ca->path, cb->path);
+
+	return d != 0 ? d : (int)ca->kind - (int)cb->kind;
+}
+
+int
+gitops_diff(struct gitops_repo *r, const char *from, const char *to,
+    struct gitops_changes *out, char **errmsg)
+{
+	struct change_list	 cl = { out, 0 };
+	git_tree		*ta = NULL, *tb = NULL;
+	git_oid			 oid, tid;
+	int			 rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (resolve_commit(r, from, &oid, errmsg) < 0 ||
+	    commit_tree_id(r, &oid, &tid, errmsg) < 0 ||
+	    lookup_tree(r, &tid, &ta, errmsg) < 0 ||
+	    resolve_commit(r, to, &oid, errmsg) < 0 ||
+	    commit_tree_id(r, &oid, &tid, errmsg) < 0 ||
+	    lookup_tree(r, &tid, &tb, errmsg) < 0)
+		goto out;
+	if (walk_changes(r->git, ta, tb, "", collect_change, &cl) < 0) {
+		git_fail(errmsg, "cannot compare %s with %s", from, to);
+		goto out;
+	}
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_change);
+	rc = 0;
+out:
+	git_tree_free(ta);
+	git_tree_free(tb);
+	if (rc == -1)
+		gitops_changes_release(out);
+	return rc;
+}
+
 /* The raw-sources diff summary. */
 
 static void

@@ -241,6 +241,32 @@ int	 gitops_squash(struct gitops_repo *project, const char *session_commit,
 int	 gitops_recover_squash(struct gitops_repo *project, int *recovered,
 	    char **errmsg);
 
+/* What a commit changed at a path, against another one. */
+enum gitops_change_kind {
+	GITOPS_ADDED,
+	GITOPS_MODIFIED,
+	GITOPS_DELETED
+};
+struct gitops_change {
+	enum gitops_change_kind	 kind;
+	char			*path;
+};
+/* A list of changes, sorted bytewise by path.  Safe to release when zeroed. */
+struct gitops_changes {
+	struct gitops_change	*v;
+	size_t			 n;
+};
+void	 gitops_changes_release(struct gitops_changes *);
+
+/*
+ * The files that differ between the trees of two commits, from "from"'s
+ * point of view: added in "to", modified, or deleted.  A path whose type
+ * changed between a file and a directory is a deletion of the one and
+ * additions under the other.
+ */
+int	 gitops_diff(struct gitops_repo *, const char *from, const char *to,
+	    struct gitops_changes *, char **errmsg);
+
 /* Counts of a raw-sources snapshot against the previous one. */
 struct gitops_diffstat {
 	unsigned	added;
