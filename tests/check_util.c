@@ -1,6 +1,10 @@
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <check.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +51,46 @@ START_TEST(test_monotonic_clock_advances)
 }
 END_TEST
 
+START_TEST(test_iso_time_ms)
+{
+	char	buf[ISO_TIME_MAX];
+
+	ck_assert_str_eq(iso_time_ms(0, buf), "1970-01-01T00:00:00.000Z");
+	ck_assert_str_eq(iso_time_ms(1717156800123LL, buf),
+	    "2024-05-31T12:00:00.123Z");
+}
+END_TEST
+
+START_TEST(test_mkpath)
+{
+	char		 tmpl[] = "/tmp/check-util.XXXXXX", *path, *file;
+	struct stat	 st;
+	FILE		*f;
+
+	ck_assert_ptr_nonnull(mkdtemp(tmpl));
+	xasprintf(&path, "%s/a/b/c/", tmpl);
+	ck_assert_int_eq(mkpath(path, 0755), 0);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	ck_assert_int_eq(mkpath(path, 0755), 0);
+	xasprintf(&file, "%s/a/f", tmpl);
+	ck_assert_ptr_nonnull(f = fopen(file, "w"));
+	fclose(f);
+	ck_assert_int_eq(mkpath(file, 0755), -1);
+	ck_assert_int_eq(errno, ENOTDIR);
+	free(path);
+	xasprintf(&path, "%s/a/f/g", tmpl);
+	ck_assert_int_eq(mkpath(path, 0755), -1);
+	ck_assert_int_eq(errno, ENOTDIR);
+	ck_assert_int_eq(mkpath("", 0755), -1);
+	free(path);
+	xasprintf(&path, "rm -rf '%s'", tmpl);
+	ck_assert_int_eq(system(path), 0);
+	free(path);
+	free(file);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -58,6 +102,8 @@ main(void)
 	tcase_add_test(tc, test_strv_grows_and_stays_null_terminated);
 	tcase_add_test(tc, test_xasprintf_formats);
 	tcase_add_test(tc, test_monotonic_clock_advances);
+	tcase_add_test(tc, test_iso_time_ms);
+	tcase_add_test(tc, test_mkpath);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

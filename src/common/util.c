@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -165,4 +167,54 @@ int64_t
 now_wall_ms(void)
 {
 	return clock_ms(CLOCK_REALTIME);
+}
+
+const char *
+iso_time_ms(int64_t wall_ms, char buf[ISO_TIME_MAX])
+{
+	time_t		secs = wall_ms / 1000;
+	struct tm	tm;
+	char		base[24];
+
+	gmtime_r(&secs, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, ISO_TIME_MAX, "%s.%03dZ", base, (int)(wall_ms % 1000));
+	return buf;
+}
+
+int
+mkpath(const char *path, mode_t mode)
+{
+	struct stat	 st;
+	char		*copy, *p, c;
+	int		 rc = -1, saved;
+
+	if (*path == '\0') {
+		errno = ENOENT;
+		return -1;
+	}
+	copy = xstrdup(path);
+	for (p = copy + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		c = *p;
+		*p = '\0';
+		if (mkdir(copy, mode) == -1 && errno != EEXIST)
+			goto out;
+		if (c == '\0')
+			break;
+		*p = c;
+	}
+	if (stat(path, &st) == -1)
+		goto out;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		goto out;
+	}
+	rc = 0;
+out:
+	saved = errno;
+	free(copy);
+	errno = saved;
+	return rc;
 }

@@ -4,6 +4,8 @@
 #ifndef KTX_UTIL_H
 #define KTX_UTIL_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,5 +37,15 @@ size_t	 utf8_char(const unsigned char *p, size_t avail, uint32_t *cp);
 /* Milliseconds of CLOCK_MONOTONIC and of the wall clock. */
 int64_t	 now_monotonic_ms(void);
 int64_t	 now_wall_ms(void);
+
+/* Wall-clock milliseconds as "2024-05-31T12:00:00.000Z" into buf. */
+#define ISO_TIME_MAX	32
+const char *iso_time_ms(int64_t wall_ms, char buf[ISO_TIME_MAX]);
+
+/*
+ * Create path and its missing parents with mode.  Returns 0 (also when it
+ * exists as a directory), -1 with errno.
+ */
+int	 mkpath(const char *path, mode_t mode);
 
 #endif

@@ -1,0 +1,126 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "sentinel.h"
+#include "util.h"
+
+/* s as a JSON string, or null.  Caller frees. */
+static char *
+quoted(const char *s)
+{
+	cJSON	*item;
+	char	*text;
+
+	if (s == NULL)
+		return xstrdup("null");
+	item = cJSON_CreateString(s);
+	text = cJSON_PrintUnformatted(item);
+	cJSON_Delete(item);
+	if (text == NULL)
+		return xstrdup("null");
+	return text;
+}
+
+/* Append "  \"name\": value" and the separator. */
+static void
+member(char **out, const char *name, const char *value, int last)
+{
+	char	*prev = *out;
+
+	xasprintf(out, "%s  \"%s\": %s%s\n", prev, name, value,
+	    last ? "" : ",");
+	free(prev);
+}
+
+static void
+string_member(char **out, const char *name, const char *s, int last)
+{
+	char	*q = quoted(s);
+
+	member(out, name, q, last);
+	free(q);
+}
+
+char *
+sentinel_text(const struct sentinel *s)
+{
+	char	 when[ISO_TIME_MAX], *out = xstrdup("{\n"), *list, *q, *prev;
+	size_t	 i, n = s->conflict_paths != NULL ? s->conflict_paths->n : 0;
+
+	string_member(&out, "outcome", s->outcome, 0);
+	string_member(&out, "at", iso_time_ms(s->at_ms, when), 0);
+	string_member(&out, "jobId", s->job_id, 0);
+	string_member(&out, "baseSha", s->base_sha, 0);
+	list = xstrdup(n == 0 ? "[]" : "[\n");
+	for (i = 0; i < n; i++) {
+		q = quoted(s->conflict_paths->v[i]);
+		prev = list;
+		xasprintf(&list, "%s    %s%s\n%s", prev, q, i + 1 < n ? "," : "",
+		    i + 1 < n ? "" : "  ]");
+		free(prev);
+		free(q);
+	}
+	member(&out, "conflictPaths", list, 0);
+	free(list);
+	string_member(&out, "reason", s->reason, 1);
+	prev = out;
+	xasprintf(&out, "%s}", prev);
+	free(prev);
+	return out;
+}
+
+int
+sentinel_write(const char *worktree, const struct sentinel *s,
+    char **errmsg)
+{
+	char	*text = sentinel_text(s), *path, *tmp;
+	size_t	 len = strlen(text), off = 0;
+	ssize_t	 n;
+	int	 fd, rc = -1;
+
+	xasprintf(&path, "%s/%s", worktree, SENTINEL_FILE);
+	xasprintf(&tmp, "%s/%s.tmp", worktree, SENTINEL_FILE);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0644);
+	if (fd == -1) {
+		xasprintf(errmsg, "cannot write \"%s\": %s", tmp,
+		    strerror(errno));
+		goto out;
+	}
+	while (off < len) {
+		n = write(fd, text + off, len - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			break;
+		off += n;
+	}
+	if (off < len || fsync(fd) == -1) {
+		xasprintf(errmsg, "cannot write \"%s\": %s", tmp,
+		    strerror(errno));
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	close(fd);
+	if (rename(tmp, path) == -1) {
+		xasprintf(errmsg, "cannot rename \"%s\" to \"%s\": %s", tmp,
+		    path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(text);
+	free(path);
+	free(tmp);
+	return rc;
+}
