@@ -652,6 +652,30 @@ START_TEST(test_adapter_invalid)
 	ADAPTER_ERROR("    adapter: {command: [run], timeout: \"30\"}\n",
 	    "ktx.yaml:4:40: \"adapter.timeout\" of connection \"ext\" must be"
 	    " a positive integer (at most 2147483647), not a string");
+	ADAPTER_ERROR("    adapter: {command: [run], secrets: [TOKEN]}\n",
+	    "ktx.yaml:4:40: \"adapter.secrets\" of connection \"ext\" must be"
+	    " a mapping, not a list");
+	ADAPTER_ERROR("    adapter: {command: [run], secrets: {1X: env:A}}\n",
+	    "ktx.yaml:4:41: \"adapter.secrets\" of connection \"ext\": \"1X\""
+	    " is not a variable name");
+	ADAPTER_ERROR("    adapter: {command: [run], secrets: {A-B: env:A}}\n",
+	    "ktx.yaml:4:41: \"adapter.secrets\" of connection \"ext\": \"A-B\""
+	    " is not a variable name");
+	ADAPTER_ERROR("    adapter: {command: [run], secrets: {PATH: env:A}}\n",
+	    "ktx.yaml:4:41: \"adapter.secrets\" of connection \"ext\": \"PATH\""
+	    " is set by the worker");
+	ADAPTER_ERROR("    adapter: {command: [run], secrets: {KTX_X: env:A}}\n",
+	    "ktx.yaml:4:41: \"adapter.secrets\" of connection \"ext\":"
+	    " \"KTX_X\" is set by the worker");
+	ADAPTER_ERROR("    adapter: {command: [run], secrets: {TOKEN: hunter2}}\n",
+	    "ktx.yaml:4:48: \"adapter.secrets.TOKEN\" of connection \"ext\""
+	    " must be a reference, env:NAME or file:PATH");
+	ADAPTER_ERROR("    adapter: {command: [run], secrets: {TOKEN: \"env:\"}}\n",
+	    "ktx.yaml:4:48: \"adapter.secrets.TOKEN\" of connection \"ext\""
+	    " must be a reference, env:NAME or file:PATH");
+	ADAPTER_ERROR("    adapter: {command: [run], secrets: {TOKEN: [a]}}\n",
+	    "ktx.yaml:4:48: \"adapter.secrets.TOKEN\" of connection \"ext\""
+	    " must be a reference, env:NAME or file:PATH");
 #undef ADAPTER_ERROR
 }
 END_TEST
@@ -674,6 +698,18 @@ START_TEST(test_adapter_on_any_driver)
 	ck_assert_str_eq(c->adapter_command.v[2], "3");
 	ck_assert_ptr_null(c->adapter_command.v[3]);
 	ck_assert_int_eq(c->adapter_timeout, 60);
+	ck_assert_uint_eq(c->adapter_secrets.n, 0);
+	config_release(&cfg);
+
+	load_ok("connections:\n"
+	    "  ext:\n    driver: looker\n"
+	    "    adapter:\n      command: [run]\n"
+	    "      secrets:\n        ZED: file:/run/secrets/zed\n"
+	    "        API_TOKEN: env:LOOKER_TOKEN\n", &cfg);
+	c = config_find(&cfg, "ext");
+	ck_assert_uint_eq(c->adapter_secrets.n, 2);
+	ck_assert_str_eq(c->adapter_secrets.v[0], "API_TOKEN=env:LOOKER_TOKEN");
+	ck_assert_str_eq(c->adapter_secrets.v[1], "ZED=file:/run/secrets/zed");
 	config_release(&cfg);
 }
 END_TEST

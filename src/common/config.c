@@ -912,6 +912,106 @@ valid_id(const struct ynode *key)
 	return 1;
 }
 
+/*
+ * Variables an adapter always gets from the worker, which adapter.secrets
+ * must not replace: the environment's own and the ktx ones.
+ */
+static const char *const reserved_env[] = {
+	"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "USER", "LOGNAME",
+	"SHELL", "TERM", NULL
+};
+
+static int
+valid_env_name(const struct ynode *k)
+{
+	size_t	i;
+	char	c;
+
+	if (k->type != YN_SCALAR || k->len == 0 || k->len > 128 ||
+	    strlen(k->value) != k->len)
+		return 0;
+	for (i = 0; i < k->len; i++) {
+		c = k->value[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    c == '_' || (i > 0 && c >= '0' && c <= '9')))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+reserved_env_name(const char *name)
+{
+	size_t	i;
+
+	if (strncmp(name, "KTX_", 4) == 0 || strncmp(name, "LC_", 3) == 0)
+		return 1;
+	for (i = 0; reserved_env[i] != NULL; i++)
+		if (strcmp(name, reserved_env[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* env:NAME or file:PATH with a name or path after the colon. */
+static int
+full_secret_ref(const struct ynode *v)
+{
+	return is_secret_ref(v->value, v->len) &&
+	    v->len > (strncmp(v->value, "env:", 4) == 0 ? 4u : 5u);
+}
+
+static int
+cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * adapter.secrets: a mapping of variable names to secret references.  A
+ * literal value is refused: ktx.yaml is committed, a secret must not be.
+ */
+static int
+load_secrets(struct loader *ld, struct ktx_connection *c,
+    const struct ynode *map)
+{
+	const struct ynode	*k, *v;
+	char			 b[SHOW_SIZE], *entry;
+	size_t			 i;
+	int			 r;
+
+	if ((r = get_block(ld, map, c->id, "adapter.secrets")) <= 0)
+		return r;
+	for (i = 0; i < map->nkids; i += 2) {
+		k = map->kids[i];
+		v = map->kids[i + 1];
+		if (!valid_env_name(k)) {
+			fail_node(ld, k, "\"adapter.secrets\" of connection"
+			    " \"%s\": %s is not a variable name", c->id,
+			    show(b, k));
+			return -1;
+		}
+		if (reserved_env_name(k->value)) {
+			fail_node(ld, k, "\"adapter.secrets\" of connection"
+			    " \"%s\": %s is set by the worker", c->id,
+			    show(b, k));
+			return -1;
+		}
+		if (v->type != YN_SCALAR || is_null(v) ||
+		    strlen(v->value) != v->len || !full_secret_ref(v)) {
+			fail_node(ld, v, "\"adapter.secrets.%s\" of connection"
+			    " \"%s\" must be a reference, env:NAME or"
+			    " file:PATH", k->value, c->id);
+			return -1;
+		}
+		xasprintf(&entry, "%s=%s", k->value, v->value);
+		strv_push_owned(&c->adapter_secrets, entry);
+	}
+	if (c->adapter_secrets.n > 1)
+		qsort(c->adapter_secrets.v, c->adapter_secrets.n,
+		    sizeof(*c->adapter_secrets.v), cmp_strp);
+	return 0;
+}
+
 static int
 load_adapter(struct loader *ld, struct ktx_connection *c,
     const struct ynode *key, const struct ynode *map)
@@ -932,6 +1032,9 @@ load_adapter(struct loader *ld, struct ktx_connection *c,
 		} else if (text_is(k, "timeout")) {
 			if (get_int(ld, v, c->id, "adapter.timeout", 1, INT_MAX,
 			    &c->adapter_timeout) == -1)
+				return -1;
+		} else if (text_is(k, "secrets")) {
+			if (load_secrets(ld, c, v) == -1)
 				return -1;
 		} else
 			warn_unknown(ld, k);
@@ -1362,6 +1465,7 @@ connection_release(struct ktx_connection *c)
 	free(c->source_dir);
 	strv_release(&c->enabled_tables);
 	strv_release(&c->adapter_command);
+	strv_release(&c->adapter_secrets);
 	free(c->mappings_connection);
 }
 

@@ -35,6 +35,11 @@ struct ktx_connection {
 	struct strv	 enabled_tables;
 	struct strv	 adapter_command;	/* empty: the built-in adapter */
 	int		 adapter_timeout;	/* seconds; 0: none */
+	/*
+	 * adapter.secrets: "NAME=env:VAR" or "NAME=file:PATH", sorted by
+	 * NAME; the worker resolves each into the adapter's variable NAME.
+	 */
+	struct strv	 adapter_secrets;
 	char		*mappings_connection;	/* metabase: warehouse connection id, or NULL */
 	const char	*remote_input;	/* a ktx field naming input ktx fetches itself
 					   ("repo_url", "api_url", ...), or NULL */
