@@ -175,6 +175,10 @@ START_TEST(test_adapter_command_keeps_the_stage)
 	ck_assert_str_eq(p.targets[2].adapter, "command");
 	ck_assert_int_eq(p.targets[2].stage, 2);
 	ck_assert_int_eq(p.targets[2].operation, OP_SOURCE_INGEST);
+	/* The command replaces the adapter, not the snapshots' source key. */
+	ck_assert_str_eq(plan_source_key(p.targets[0].conn), "live-database");
+	ck_assert_str_eq(plan_source_key(p.targets[1].conn), "dbt");
+	ck_assert_str_eq(plan_source_key(p.targets[2].conn), "metabase");
 	plan_release(&p);
 }
 END_TEST

@@ -19,11 +19,13 @@ static const char hello[] = "{\"v\":1,\"type\":\"hello\",\"target\":\"dbt\",\"pi
 static const char assign[] =
     "{\"v\":1,\"type\":\"assign\",\"target\":\"dbt\",\"run_id\":\"r1\","
     "\"job_id\":\"r1-dbt\",\"project_dir\":\"/p\",\"grace\":10,"
+    "\"author\":{\"name\":\"ktx\",\"email\":\"ktx@example.com\"},"
+    "\"warehouses\":[\"wh\"],"
     "\"connection\":{\"id\":\"dbt\",\"driver\":\"dbt\",\"kind\":\"source\","
     "\"path\":null,\"url\":null,\"source_dir\":\"d\",\"mappings_connection\":null,"
     "\"remote_input\":null,"
     "\"enabled_tables\":[],\"adapter\":{\"command\":[\"sh\",\"x.sh\"],"
-    "\"timeout\":0}}}";
+    "\"timeout\":0,\"secrets\":[\"TOKEN=env:T\"]}}}";
 
 /* Decode s; return the error message (caller frees) or NULL on success. */
 static char *
@@ -83,7 +85,15 @@ START_TEST(test_valid_messages_decode)
 	    "\"phase\":\"adapter\",\"percent\":null,\"message\":\"\"}"));
 	ck_assert_ptr_null(decode_error("{\"v\":1,\"type\":\"result\","
 	    "\"status\":\"failed\",\"detail\":\"x\",\"exit_code\":3,"
-	    "\"signal\":null,\"commit\":null}"));
+	    "\"signal\":null,\"commit\":null,\"trace\":\"/p/t.jsonl\","
+	    "\"worktree\":\"/p/.ktx/worktrees/session-j\"}"));
+	ck_assert_ptr_null(decode_error("{\"v\":1,\"type\":\"result\","
+	    "\"status\":\"conflict\",\"detail\":null,\"exit_code\":null,"
+	    "\"signal\":null,\"commit\":\"0123456789012345678901234567890123456789\","
+	    "\"trace\":null,\"worktree\":null}"));
+	ck_assert_ptr_null(decode_error("{\"v\":1,\"type\":\"session\","
+	    "\"path\":\"/p/.ktx/worktrees/session-j\",\"branch\":\"session/j\","
+	    "\"base\":\"0123456789012345678901234567890123456789\"}"));
 	ck_assert_ptr_null(decode_error("{\"type\":\"spawned\",\"pgid\":77,\"v\":1}"));
 	ck_assert_ptr_null(decode_error("{\"v\":1,\"type\":\"error\","
 	    "\"code\":\"protocol\",\"message\":\"bad\"}  "));
@@ -155,8 +165,15 @@ START_TEST(test_missing_and_mistyped_fields)
 	    "\"detail\":null,\"exit_code\":null,\"signal\":null,\"commit\":null}",
 	    "\"status\": unknown value \"great\"");
 	ck_assert_rejects("{\"v\":1,\"type\":\"result\",\"status\":\"done\","
-	    "\"detail\":null,\"exit_code\":null,\"signal\":null}",
+	    "\"detail\":null,\"exit_code\":null,\"signal\":null,"
+	    "\"trace\":null,\"worktree\":null}",
 	    "missing member \"commit\"");
+	ck_assert_rejects("{\"v\":1,\"type\":\"session\",\"path\":\"/p\","
+	    "\"branch\":\"session/j\",\"base\":\"0123\"}",
+	    "\"base\": expected a");
+	ck_assert_rejects("{\"v\":1,\"type\":\"session\",\"path\":\"/p\","
+	    "\"base\":\"0123456789012345678901234567890123456789\"}",
+	    "missing member \"branch\"");
 }
 END_TEST
 
@@ -177,6 +194,16 @@ START_TEST(test_nested_fields)
 	s = xstrdup(assign);
 	memcpy(strstr(s, "\"timeout\":0"), "\"timeoux\":0", 11);
 	ck_assert_rejects(s, "unknown member \"connection.adapter.timeoux\"");
+	free(s);
+
+	s = xstrdup(assign);
+	memcpy(strstr(s, "\"TOKEN=env:T\""), "1234567890123", 13);
+	ck_assert_rejects(s, "\"connection.adapter.secrets\": expected an array");
+	free(s);
+
+	s = xstrdup(assign);
+	memcpy(strstr(s, "\"email\""), "\"emaiL\"", 7);
+	ck_assert_rejects(s, "\"author.emaiL\"");
 	free(s);
 
 	s = xstrdup(assign);
@@ -250,7 +277,8 @@ START_TEST(test_largest_frame_fits)
 	/* {"v":1,"type":"result","status":"failed","detail":"...", ... } */
 	size_t			 overhead = strlen("{\"v\":1,\"type\":\"result\","
 			    "\"status\":\"failed\",\"detail\":\"\",\"exit_code\":null,"
-			    "\"signal\":null,\"commit\":null}\n");
+			    "\"signal\":null,\"commit\":null,\"trace\":null,"
+			    "\"worktree\":null}\n");
 
 	make_pair(sv);
 	detail = xmalloc(PROTO_MAX_FRAME);
@@ -262,6 +290,8 @@ START_TEST(test_largest_frame_fits)
 	cJSON_AddNullToObject(m, "exit_code");
 	cJSON_AddNullToObject(m, "signal");
 	cJSON_AddNullToObject(m, "commit");
+	cJSON_AddNullToObject(m, "trace");
+	cJSON_AddNullToObject(m, "worktree");
 	ck_assert_int_eq(proto_send(sv[1], m, &errmsg), 0);
 	proto_conn_init(&conn, sv[0]);
 	ck_assert_int_eq(proto_recv(&conn, &msg, 1000, &errmsg), 1);

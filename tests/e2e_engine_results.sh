@@ -50,9 +50,9 @@ check "table: the header names the columns" \
     grep -Eq '^Connection +Stage +Driver +Status +Duration +Commit +Detail$' "$T/out"
 check "table: c failed with the first line of its stderr" \
     grep -Eq '^c +2 +dbt +failed +[0-9.]+s +- +warming up$' "$T/out"
-check "table: a failure section with the whole detail and a retry command" \
+check "table: a failure section with the detail, the kept worktree, the trace and a retry command" \
     sh -c "sed -n '/^Failed targets:/,\$p' '$T/out' | tr '\n' '|' |
-    grep -q '^Failed targets:|  c: failed|    warming up|    error: c cannot reach its input|    retry: ktx-supervisor -C $P ingest c|\$'"
+    grep -Eq '^Failed targets:\\|  c: failed\\|    warming up\\|    error: c cannot reach its input\\|    kept: $P/.ktx/worktrees/session-[^|]*-c\\|    trace: $P/.ktx/ingest-traces/[^|]*-c/trace.jsonl\\|    retry: ktx-supervisor -C $P ingest c\\|\$'"
 check "table: progress lines on stderr" \
     grep -q '^\[3/3\] c · starting$' "$T/err"
 check "table: failure line on stderr" grep -q '^  failed · warming up$' "$T/err"
@@ -70,21 +70,31 @@ mkproject ok
 sup -C "$P" ingest >"$T/out" 2>"$T/err"
 check "done: exit 0" [ $? -eq 0 ]
 check "done: no failure section" sh -c "! grep -q Failed '$T/out'"
-check "done: the adapter runs in the project directory" [ "$(head -1 "$T/env.txt")" = "$P" ]
+job=$(sed -n 's/^KTX_JOB_ID=//p' "$T/env.txt")
+check "done: the adapter runs in its session worktree" \
+    [ "$(head -1 "$T/env.txt")" = "$P/.ktx/worktrees/session-$job" ]
 check "done: the adapter gets the connection, project, run and job ids" sh -c "
     grep -qx 'KTX_CONNECTION_ID=db' '$T/env.txt' &&
     grep -qx 'KTX_PROJECT_DIR=$P' '$T/env.txt' &&
     grep -Eqx 'KTX_RUN_ID=[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}' '$T/env.txt' &&
     grep -Eqx 'KTX_JOB_ID=[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}-db' '$T/env.txt'"
+check "done: the adapter gets its worktree, staging dir, sync id and skills" sh -c "
+    grep -qx 'KTX_WORKTREE=$P/.ktx/worktrees/session-$job' '$T/env.txt' &&
+    grep -qx 'KTX_STAGING_DIR=$P/.ktx/cache/local-ingest/$job/staged' '$T/env.txt' &&
+    grep -Eqx 'KTX_SYNC_ID=[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{6}-$job' '$T/env.txt' &&
+    grep -q '^KTX_SKILLS_DIR=/' '$T/env.txt'"
 check "done: the adapter does not get the worker's environment" \
     sh -c "! grep -q '^KTX_WORKER=' '$T/env.txt'"
+check "done: nothing changed, so no commit, no worktree left" sh -c "
+    [ -z \"\$(ls '$P/.ktx/worktrees')\" ] &&
+    [ -z \"\$(git -C '$P' branch --list 'session/*')\" ]"
 
 printf '  nb:\n    driver: notion\n    source_dir: export\n' >>"$P/ktx.yaml"
 sup -C "$P" ingest --json >"$T/out" 2>"$T/err"
-check "unsupported: exit 1" [ $? -eq 1 ]
-check "unsupported: the driver is named, the others are done" jq_ok '
+check "missing input: exit 1" [ $? -eq 1 ]
+check "missing input: the directory is named, the others are done" jq_ok '
     [.results[].status] == ["done","failed","done"] and
-    .results[1].detail == "driver \"notion\" is not supported yet"' "$T/out"
+    .results[1].detail == "export: No such file or directory"' "$T/out"
 
 # --- Timeouts: --timeout, ingest.sources.timeoutSeconds, adapter.timeout. ---
 L=$T/timeout.log
@@ -144,7 +154,7 @@ HELLO='printf "{\"v\":1,\"type\":\"hello\",\"target\":\"%s\",\"pid\":%d}\n" "$1"
 fake spy "printf '%s\n' \"\$0\" \"\$@\" >'$T/spy.argv'
 $HELLO
 head -n 1 <&3 >'$T/spy.assign'
-echo '{\"v\":1,\"type\":\"result\",\"status\":\"done\",\"detail\":null,\"exit_code\":0,\"signal\":null,\"commit\":null}' >&3"
+echo '{\"v\":1,\"type\":\"result\",\"status\":\"done\",\"detail\":null,\"exit_code\":0,\"signal\":null,\"commit\":null,\"trace\":null,\"worktree\":null}' >&3"
 fake badframe 'echo "not json" >&3; exec sleep 30'
 fake wrongpid 'printf "{\"v\":1,\"type\":\"hello\",\"target\":\"%s\",\"pid\":1}\n" "$1" >&3; exec sleep 30'
 fake noresult "$HELLO; head -n 1 <&3 >/dev/null; exit 0"
@@ -156,7 +166,7 @@ connections:
     driver: postgres
     url: env:KTX_TEST_SECRET_URL
     enabled_tables: [public.orders]
-    adapter: {command: [sh, -c, "exit 0"], timeout: 9}
+    adapter: {command: [sh, -c, "exit 0"], timeout: 9, secrets: {TOKEN: "file:/run/secrets/t"}}
 EOF
 KTX_WORKER=$T/spy sup -C "$P" ingest --grace 1 >"$T/out" 2>"$T/err"
 check "spy: the run takes the stand-in's result" [ $? -eq 0 ]
@@ -165,10 +175,13 @@ check "spy: the worker's argv holds the connection id only" \
 check "spy: the spec comes over the socket" jq_ok '
     .v == 1 and .type == "assign" and .target == "wh" and .grace == 1 and
     .project_dir == "'"$P"'" and (.job_id | endswith("-wh")) and
+    .author == {name: "ktx", email: "ktx@example.com"} and
+    .warehouses == ["wh"] and
     .connection == {id: "wh", driver: "postgres", kind: "database", path: null,
       url: "env:KTX_TEST_SECRET_URL", source_dir: null, mappings_connection: null,
       remote_input: null, enabled_tables: ["public.orders"],
-      adapter: {command: ["sh", "-c", "exit 0"], timeout: 9}}' "$T/spy.assign"
+      adapter: {command: ["sh", "-c", "exit 0"], timeout: 9,
+        secrets: ["TOKEN=file:/run/secrets/t"]}}' "$T/spy.assign"
 
 for w in wrongpid noresult; do
 	KTX_WORKER=$T/$w sup -C "$P" ingest --grace 1 --json >"$T/$w.out" 2>"$T/$w.err"

@@ -343,6 +343,8 @@ main(int argc, char **argv)
 	cJSON_AddNullToObject(result, "exit_code");
 	cJSON_AddNullToObject(result, "signal");
 	cJSON_AddNullToObject(result, "commit");
+	cJSON_AddNullToObject(result, "trace");
+	cJSON_AddNullToObject(result, "worktree");
 	send_or_die(&p, result);
 	proto_conn_release(&p.conn);
 	strv_release(&p.program);

@@ -15,18 +15,22 @@ static const char *const source_steps[] = { "source-ingest" };
  * adapter is named after its driver (local_metabase reads Metabase's
  * formats), also where this build has none: the run reports that.
  */
+const char *
+plan_source_key(const struct ktx_connection *conn)
+{
+	if (conn->kind == DRIVER_DATABASE)
+		return "live-database";
+	return strcmp(conn->driver, "local_metabase") == 0 ? "metabase" :
+	    conn->driver;
+}
+
 static void
 target_init(struct plan_target *t, const struct ktx_connection *conn)
 {
 	t->conn = conn;
-	if (conn->kind == DRIVER_DATABASE) {
-		t->operation = OP_DATABASE_INGEST;
-		t->adapter = "live-database";
-	} else {
-		t->operation = OP_SOURCE_INGEST;
-		t->adapter = strcmp(conn->driver, "local_metabase") == 0 ?
-		    "metabase" : conn->driver;
-	}
+	t->operation = conn->kind == DRIVER_DATABASE ? OP_DATABASE_INGEST :
+	    OP_SOURCE_INGEST;
+	t->adapter = plan_source_key(conn);
 	if (conn->adapter_command.n > 0)
 		t->adapter = "command";
 	t->stage = t->operation == OP_DATABASE_INGEST ? 1 : 2;

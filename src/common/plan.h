@@ -41,6 +41,13 @@ int	 plan_build(const struct ktx_config *, const char *project_dir,
 void	 plan_release(struct plan *);
 
 const char *plan_operation_name(enum target_operation);
+/*
+ * ktx's sourceKey of a connection, which names its raw snapshots
+ * (raw-sources/<conn>/<sourceKey>/<syncId>/) and its commits: live-database
+ * for a database, metabase for local_metabase, else the driver.  An
+ * external adapter command does not change it.
+ */
+const char *plan_source_key(const struct ktx_connection *);
 /* The plan as JSON: {projectDir, maxConcurrency, targets: [...]}.  Caller frees. */
 cJSON	*plan_to_json(const struct plan *);
 void	 plan_print_table(const struct plan *, FILE *);

@@ -83,6 +83,13 @@ static const struct field hello_fields[] = {
 static const struct field adapter_fields[] = {
 	STRS("command"),
 	INT("timeout", 0, INT_MAX),
+	STRS("secrets"),	/* "NAME=env:VAR" / "NAME=file:PATH" */
+	END
+};
+
+static const struct field author_fields[] = {
+	STR("name", 1),
+	STR("email", 1),
 	END
 };
 
@@ -106,7 +113,16 @@ static const struct field assign_fields[] = {
 	STR("job_id", 1),
 	STR("project_dir", 1),
 	INT("grace", 0, INT_MAX),
+	OBJ("author", author_fields),
+	STRS("warehouses"),	/* the database connections' ids */
 	OBJ("connection", connection_fields),
+	END
+};
+
+static const struct field session_fields[] = {
+	STR("path", 1),
+	STR("branch", 1),
+	STR("base", 40),
 	END
 };
 
@@ -128,6 +144,8 @@ static const struct field result_fields[] = {
 	INT_NULL("exit_code", 0, 255),
 	INT_NULL("signal", 1, 64),
 	STR_NULL("commit"),
+	STR_NULL("trace"),
+	STR_NULL("worktree"),
 	END
 };
 
@@ -277,6 +295,7 @@ static const struct {
 	[PROTO_ABORT] =		{ "abort", no_fields },
 	[PROTO_OK] =		{ "ok", ok_fields },
 	[PROTO_SNAPSHOT] =	{ "snapshot", snapshot_fields },
+	[PROTO_SESSION] =	{ "session", session_fields },
 };
 
 const char *

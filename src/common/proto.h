@@ -29,7 +29,8 @@ enum proto_type {
 	PROTO_ASSIGN,	/* supervisor: the target spec */
 	PROTO_SPAWNED,	/* worker: {pgid} of a process group it started */
 	PROTO_PROGRESS,	/* worker: {phase, percent, message} */
-	PROTO_RESULT,	/* worker: {status, detail, exit_code, signal, commit} */
+	PROTO_RESULT,	/* worker: {status, detail, exit_code, signal, commit,
+			   trace, worktree} */
 	PROTO_ERROR,	/* either: {code, message} */
 	PROTO_ACQUIRE,	/* worker: {lock, purpose, id}, queue for a lock */
 	PROTO_GRANTED,	/* supervisor: {lock, id, waited_ms}, it is yours */
@@ -41,6 +42,7 @@ enum proto_type {
 	PROTO_ABORT,	/* control client: {}, abort the run */
 	PROTO_OK,	/* supervisor: {message}, the request was carried out */
 	PROTO_SNAPSHOT,	/* supervisor: the run's live state */
+	PROTO_SESSION,	/* worker: {path, branch, base} of its session worktree */
 	PROTO_NTYPES
 };
 

@@ -16,6 +16,7 @@
 #include "lockd.h"
 #include "proto.h"
 
+struct ktx_config;
 struct plan;
 struct plan_target;
 struct ingest_opts;
@@ -75,10 +76,18 @@ struct target {
 	char			*detail;	/* or NULL */
 	int			 exit_code;	/* -1: none */
 	int			 signal;	/* 0: none */
+	char			*commit;	/* the squash commit, or NULL */
+	char			*trace;		/* the trace file, or NULL */
+	char			*worktree;	/* the kept session worktree, or NULL */
+
+	/* The session worktree the worker announced ("session"), or NULL. */
+	char			*session_path;
+	char			*session_base;
 };
 
 struct run {
 	char			*id;
+	const struct ktx_config	*cfg;
 	const struct plan	*plan;
 	const struct ingest_opts *opts;
 	const char		*project_dir;
@@ -110,6 +119,13 @@ struct run {
 const char	*target_status_name(enum target_status);
 /* Milliseconds of the run's clock, which stands still while frozen. */
 int64_t		 run_clock(const struct run *);
+
+/*
+ * A worker that ended without a result may have left its session
+ * worktree: keep it for the operator with a sentinel (plain file work),
+ * and put the cause in its trace (run.c).
+ */
+void		 target_left_session(struct run *, struct target *);
 
 /*
  * What the signals do, also reachable from the control socket: freeze

@@ -19,6 +19,9 @@
 #include "supervisor.h"
 #include "util.h"
 
+/* Hex digits of a commit id in the table. */
+#define COMMIT_SHORT	12
+
 /* Characters a shell word may hold unquoted. */
 #define SHELL_SAFE \
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@%+=:,./_-"
@@ -199,6 +202,8 @@ render_table(const struct run *r, FILE *f)
 		width[2] = MAX(width[2], strlen(t->pt->conn->driver));
 		width[3] = MAX(width[3], strlen(target_status_name(t->status)));
 		width[4] = MAX(width[4], 7u);
+		if (t->commit != NULL)
+			width[5] = MAX(width[5], (size_t)COMMIT_SHORT);
 	}
 	if (r->aborting)
 		fprintf(f, "Ingest aborted\n\n");
@@ -218,9 +223,12 @@ render_table(const struct run *r, FILE *f)
 		if (t->started_mono == 0)
 			snprintf(cells[4], sizeof(cells[4]), "-");
 		else
-			render_duration(t->finished_mono - t->started_mono,
-			    cells[4]);
-		snprintf(cells[5], sizeof(cells[5]), "-");
+			render_duration(t->finished_mono - t->started_mono, cells[4]);
+		if (t->commit != NULL)
+			snprintf(cells[5], sizeof(cells[5]), "%.*s", COMMIT_SHORT,
+			    t->commit);
+		else
+			snprintf(cells[5], sizeof(cells[5]), "-");
 		first_line(t->status == STATUS_DONE ? NULL : t->detail, cells[6]);
 		print_row(f, row, width);
 	}
@@ -242,6 +250,10 @@ render_table(const struct run *r, FILE *f)
 			if (nl == NULL)
 				break;
 		}
+		if (t->worktree != NULL)
+			fprintf(f, "    kept: %s\n", t->worktree);
+		if (t->trace != NULL)
+			fprintf(f, "    trace: %s\n", t->trace);
 		retry = render_retry_command(r, t);
 		fprintf(f, "    retry: %s\n", retry);
 		free(retry);
@@ -287,7 +299,9 @@ result_json(const struct run *r, const struct target *t)
 	    ran ? format_time(t->finished_wall, when) : NULL);
 	add_int_or_null(res, "durationMs", t->finished_mono - t->started_mono, ran);
 	add_string_or_null(res, "detail", t->detail);
-	cJSON_AddNullToObject(res, "commit");
+	add_string_or_null(res, "commit", t->commit);
+	add_string_or_null(res, "trace", t->trace);
+	add_string_or_null(res, "worktree", t->worktree);
 	retry = is_failure(t) ? render_retry_command(r, t) : NULL;
 	add_string_or_null(res, "retryCommand", retry);
 	free(retry);

@@ -26,7 +26,9 @@
 #include "proc.h"
 #include "proto.h"
 #include "selfpipe.h"
+#include "sentinel.h"
 #include "supervisor.h"
+#include "trace.h"
 #include "util.h"
 
 static const char *const status_names[] = {
@@ -154,8 +156,10 @@ static void
 send_assign(struct run *r, struct target *t)
 {
 	const struct ktx_connection	*c = t->pt->conn;
-	cJSON				*msg, *conn, *adapter;
+	cJSON				*msg, *conn, *adapter, *author;
+	cJSON				*warehouses;
 	char				*errmsg, *why;
+	size_t				 i;
 
 	msg = proto_new(PROTO_ASSIGN);
 	cJSON_AddStringToObject(msg, "target", c->id);
@@ -163,6 +167,14 @@ send_assign(struct run *r, struct target *t)
 	cJSON_AddStringToObject(msg, "job_id", t->job_id);
 	cJSON_AddStringToObject(msg, "project_dir", r->project_dir);
 	cJSON_AddNumberToObject(msg, "grace", r->grace_ms / 1000);
+	author = cJSON_AddObjectToObject(msg, "author");
+	cJSON_AddStringToObject(author, "name", r->cfg->author_name);
+	cJSON_AddStringToObject(author, "email", r->cfg->author_email);
+	warehouses = cJSON_AddArrayToObject(msg, "warehouses");
+	for (i = 0; i < r->cfg->nconnections; i++)
+		if (r->cfg->connections[i].kind == DRIVER_DATABASE)
+			cJSON_AddItemToArray(warehouses, cJSON_CreateString(
+			    r->cfg->connections[i].id));
 	conn = cJSON_AddObjectToObject(msg, "connection");
 	cJSON_AddStringToObject(conn, "id", c->id);
 	cJSON_AddStringToObject(conn, "driver", c->driver);
@@ -181,6 +193,8 @@ send_assign(struct run *r, struct target *t)
 	cJSON_AddItemToObject(adapter, "command",
 	    string_array(&c->adapter_command));
 	cJSON_AddNumberToObject(adapter, "timeout", c->adapter_timeout);
+	cJSON_AddItemToObject(adapter, "secrets",
+	    string_array(&c->adapter_secrets));
 	if (proto_send(t->conn.fd, msg, &errmsg) != 0) {
 		xasprintf(&why, "cannot send the assignment: %s", errmsg);
 		run_drop(r, t, why);
@@ -190,19 +204,116 @@ send_assign(struct run *r, struct target *t)
 	cJSON_Delete(msg);
 }
 
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
 static void
 take_result(struct target *t, const struct proto_msg *msg)
 {
-	const char	*detail = proto_str(msg, "detail");
-
 	t->has_result = 1;
 	t->status = status_from_name(proto_str(msg, "status"));
 	free(t->detail);
-	t->detail = detail != NULL ? xstrdup(detail) : NULL;
+	t->detail = dup_or_null(proto_str(msg, "detail"));
 	t->exit_code = proto_int(msg, "exit_code", -1);
 	t->signal = proto_int(msg, "signal", 0);
+	t->commit = dup_or_null(proto_str(msg, "commit"));
+	t->trace = dup_or_null(proto_str(msg, "trace"));
+	t->worktree = dup_or_null(proto_str(msg, "worktree"));
 	/* The worker reports only after its adapter's group is gone. */
 	t->adapter_pgid = 0;
+}
+
+static int
+is_hex(const char *s, size_t len)
+{
+	return strlen(s) == len && strspn(s, "0123456789abcdef") == len;
+}
+
+/*
+ * The session a worker announces must be where sessions live, since the
+ * supervisor may write a sentinel into it: <project>/.ktx/worktrees/
+ * session-<key>, the key one path component.  NULL when it is, else why
+ * not (caller frees).
+ */
+static char *
+check_session(const struct run *r, const struct proto_msg *msg)
+{
+	const char	*path = proto_str(msg, "path");
+	const char	*branch = proto_str(msg, "branch");
+	char		*prefix, *why = NULL;
+	size_t		 len;
+
+	xasprintf(&prefix, "%s/.ktx/worktrees/session-", r->project_dir);
+	len = strlen(prefix);
+	if (strncmp(path, prefix, len) != 0 || path[len] == '\0' ||
+	    strchr(path + len, '/') != NULL)
+		xasprintf(&why, "session worktree \"%s\" is not in \"%s\"",
+		    path, r->project_dir);
+	else if (strncmp(branch, "session/", 8) != 0 ||
+	    strcmp(branch + 8, path + len) != 0)
+		xasprintf(&why, "session branch \"%s\" does not match \"%s\"",
+		    branch, path);
+	else if (!is_hex(proto_str(msg, "base"), 40))
+		xasprintf(&why, "session base \"%s\" is not a commit id",
+		    proto_str(msg, "base"));
+	free(prefix);
+	return why;
+}
+
+void
+target_left_session(struct run *r, struct target *t)
+{
+	const struct ktx_connection	*c = t->pt->conn;
+	struct sentinel			 s;
+	struct trace			 tr;
+	struct stat			 st;
+	enum trace_level		 level;
+	cJSON				*data;
+	char				*path, *errmsg = NULL;
+
+	if (t->has_result)
+		return;
+	if (trace_level_parse(getenv(TRACE_LEVEL_ENV), &level) == -1)
+		level = TRACE_DEBUG;
+	if (trace_open(&tr, r->project_dir, t->job_id, c->id,
+	    plan_source_key(c), r->id, level, &errmsg) == -1) {
+		log_warnx("%s: %s", c->id, errmsg);
+		free(errmsg);
+		errmsg = NULL;
+	}
+	data = cJSON_CreateObject();
+	cJSON_AddNumberToObject(data, "pid", t->pid);
+	cJSON_AddItemToObject(data, "worktree", string_or_null(
+	    t->session_path));
+	trace_event(&tr, TRACE_ERROR, "run", "worker_died", -1, data,
+	    t->detail);
+	if (access(tr.path, F_OK) == 0)
+		t->trace = xstrdup(tr.path);
+	trace_close(&tr);
+
+	if (t->session_path == NULL || lstat(t->session_path, &st) == -1 ||
+	    !S_ISDIR(st.st_mode))
+		return;
+	t->worktree = xstrdup(t->session_path);
+	xasprintf(&path, "%s/%s", t->session_path, SENTINEL_FILE);
+	/* Whoever saw the death first (the lock server) may have written it. */
+	if (access(path, F_OK) == -1) {
+		memset(&s, 0, sizeof(s));
+		s.outcome = t->stop == STOP_TIMEOUT ? "timeout" :
+		    t->stop == STOP_ABORT ? "aborted" : "crash";
+		s.at_ms = now_wall_ms();
+		s.job_id = t->job_id;
+		s.base_sha = t->session_base;
+		s.reason = t->detail;
+		if (sentinel_write(t->session_path, &s, &errmsg) == -1) {
+			log_warnx("%s: %s", c->id, errmsg);
+			free(errmsg);
+		}
+	}
+	free(path);
 }
 
 static void
@@ -260,6 +371,16 @@ handle_message(struct run *r, struct target *t, const struct proto_msg *msg)
 	case PROTO_RELEASE:
 		if (lockserv_message(r, t, msg, &why) != 0)
 			goto drop;
+		return;
+	case PROTO_SESSION:
+		if (t->session_path != NULL)
+			xasprintf(&why, "a second \"session\"");
+		else
+			why = check_session(r, msg);
+		if (why != NULL)
+			goto drop;
+		t->session_path = xstrdup(proto_str(msg, "path"));
+		t->session_base = xstrdup(proto_str(msg, "base"));
 		return;
 	case PROTO_ERROR:
 		xasprintf(&why, "the worker reported %s: %s",
@@ -381,6 +502,7 @@ target_exited(struct run *r, struct target *t, int wstatus)
 	/* Dead for sure: what it held can be cleaned up and handed on. */
 	lockserv_gone(r, t);
 	settle(r, t, wstatus);
+	target_left_session(r, t);
 	r->nrunning--;
 	finish_target(r, t);
 }
@@ -788,6 +910,11 @@ run_release(struct run *r)
 		free(r->targets[i].job_id);
 		free(r->targets[i].phase);
 		free(r->targets[i].detail);
+		free(r->targets[i].commit);
+		free(r->targets[i].trace);
+		free(r->targets[i].worktree);
+		free(r->targets[i].session_path);
+		free(r->targets[i].session_base);
 	}
 	lockserv_release(r);
 	free(r->targets);
@@ -821,6 +948,7 @@ run_ingest(struct cmd_context *ctx, const struct ktx_config *cfg,
 
 	memset(&r, 0, sizeof(r));
 	r.id = new_run_id();
+	r.cfg = cfg;
 	r.plan = plan;
 	r.opts = opts;
 	r.project_dir = ctx->project_dir;

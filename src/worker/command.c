@@ -1,7 +1,9 @@
 /*
- * The external adapter command: run in the project directory, in its own
- * process group, with a small environment; its exit status decides the
- * outcome and the end of its stderr becomes the failure detail.
+ * The external adapter command (docs/adapters.md): run in the session
+ * worktree, in its own process group, with the environment the pipeline
+ * builds; JSON-lines on its stdout become trace events and progress, its
+ * exit status decides the outcome and the end of its stderr becomes the
+ * failure detail.  Whatever it prints passes through secrets_redact first.
  */
 #include "config.h"
 
@@ -22,19 +24,18 @@
 #include "proc.h"
 #include "proto.h"
 #include "selfpipe.h"
+#include "trace.h"
 #include "worker.h"
 
 /* The failure detail: at most the last TAIL_LINES lines of TAIL_BYTES. */
 #define TAIL_BYTES	2048
 #define TAIL_LINES	20
+/* A line of stdout longer than this is dropped (and said so in the trace). */
+#define LINE_MAX_BYTES	(64 * 1024)
+/* What an adapter may name its events: [a-z0-9_.-], at most this long. */
+#define EVENT_NAME_MAX	64
 /* With a timer armed, wake at least this often: the error of active time. */
 #define TICK_MS		250
-
-/* Variables of the worker's environment an adapter gets too. */
-static const char *const passed_env[] = {
-	"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "USER", "LOGNAME",
-	"SHELL", "TERM", NULL
-};
 
 struct tail {
 	char	buf[TAIL_BYTES];
@@ -47,9 +48,17 @@ struct tail {
  * keeps us stopped (SIGSTOP cannot be caught, but the SIGCONT that ends
  * it can): a frozen run must not time out when it is thawed.
  */
+struct lines {
+	char	*buf;		/* LINE_MAX_BYTES once used */
+	size_t	 len;
+	int	 overflow;	/* dropping the rest of a long line */
+};
+
 struct adapter {
 	pid_t		 pid;		/* and process group */
 	int		 errfd;		/* its stderr; -1 at EOF */
+	int		 outfd;		/* its stdout; -1 at EOF */
+	struct lines	 out;
 	int64_t		 active_ms;	/* since the start, stops excluded */
 	int64_t		 deadline;	/* command timeout, active time; 0: none */
 	int64_t		 kill_at;	/* SIGKILL due, active time; 0: none */
@@ -149,106 +158,208 @@ tail_text(const struct tail *t)
 	return out;
 }
 
-/* The adapter's environment.  Caller releases. */
-static void
-build_env(const struct assignment *a, struct strv *env)
-{
-	extern char	**environ;
-	char		 *s;
-	size_t		  i, n;
-
-	for (i = 0; environ[i] != NULL; i++) {
-		if (strncmp(environ[i], "LC_", 3) == 0) {
-			strv_push(env, environ[i]);
-			continue;
-		}
-		for (n = 0; passed_env[n] != NULL; n++) {
-			size_t	len = strlen(passed_env[n]);
-
-			if (strncmp(environ[i], passed_env[n], len) == 0 &&
-			    environ[i][len] == '=') {
-				strv_push(env, environ[i]);
-				break;
-			}
-		}
-	}
-	xasprintf(&s, "KTX_PROJECT_DIR=%s", a->project_dir);
-	strv_push_owned(env, s);
-	xasprintf(&s, "KTX_CONNECTION_ID=%s", a->target);
-	strv_push_owned(env, s);
-	xasprintf(&s, "KTX_RUN_ID=%s", a->run_id);
-	strv_push_owned(env, s);
-	xasprintf(&s, "KTX_JOB_ID=%s", a->job_id);
-	strv_push_owned(env, s);
-}
-
 /* In the child: become the adapter.  Never returns. */
 static void __attribute__((noreturn))
-exec_adapter(pid_t worker, const struct assignment *a, char **env, int errfd)
+exec_adapter(pid_t worker, const struct command_run *cr, int outfd, int errfd)
 {
 	int	null;
 
 	if (proc_child_setup(worker, SIGKILL) == -1)
 		_exit(127);
-	/* stdout goes where the worker's stderr goes, stderr to the tail. */
-	if (dup2(STDERR_FILENO, STDOUT_FILENO) == -1 ||
+	if (dup2(outfd, STDOUT_FILENO) == -1 ||
 	    dup2(errfd, STDERR_FILENO) == -1)
 		_exit(127);
 	if ((null = open("/dev/null", O_RDONLY)) == -1 ||
 	    dup2(null, STDIN_FILENO) == -1)
 		_exit(127);
-	if (chdir(a->project_dir) == -1) {
-		dprintf(STDERR_FILENO, "cannot enter \"%s\": %s\n",
-		    a->project_dir, strerror(errno));
+	if (chdir(cr->cwd) == -1) {
+		dprintf(STDERR_FILENO, "cannot enter \"%s\": %s\n", cr->cwd,
+		    strerror(errno));
 		_exit(127);
 	}
 	closefrom(STDERR_FILENO + 1);
-	execvpe(a->command.v[0], a->command.v, env);
-	dprintf(STDERR_FILENO, "cannot run \"%s\": %s\n", a->command.v[0],
+	execvpe(cr->argv[0], (char *const *)cr->argv, (char *const *)cr->env);
+	dprintf(STDERR_FILENO, "cannot run \"%s\": %s\n", cr->argv[0],
 	    strerror(errno));
 	_exit(127);
 }
 
 static int
-spawn(struct worker *w, const struct assignment *a, struct adapter *ad)
+spawn(struct worker *w, const struct command_run *cr, struct adapter *ad)
 {
-	struct strv	 env = { 0 };
-	cJSON		*msg;
-	char		*errmsg;
-	int		 errpipe[2];
-	pid_t		 me = getpid();
+	cJSON	*msg;
+	int	 errpipe[2], outpipe[2];
+	pid_t	 me = getpid();
 
 	if (pipe2(errpipe, O_CLOEXEC) == -1) {
 		log_warn("pipe");
 		return -1;
 	}
-	build_env(a, &env);
+	if (pipe2(outpipe, O_CLOEXEC) == -1) {
+		log_warn("pipe");
+		close(errpipe[0]);
+		close(errpipe[1]);
+		return -1;
+	}
 	switch (ad->pid = proc_fork()) {
 	case -1:
 		log_warn("fork");
 		close(errpipe[0]);
 		close(errpipe[1]);
-		strv_release(&env);
+		close(outpipe[0]);
+		close(outpipe[1]);
 		return -1;
 	case 0:
-		exec_adapter(me, a, env.v, errpipe[1]);
+		exec_adapter(me, cr, outpipe[1], errpipe[1]);
 	}
 	/* Both sides call setpgid, so the group exists whichever runs first. */
 	setpgid(ad->pid, ad->pid);
 	close(errpipe[1]);
-	strv_release(&env);
+	close(outpipe[1]);
 	ad->errfd = errpipe[0];
-	if (fcntl(ad->errfd, F_SETFL, O_NONBLOCK) == -1)
+	ad->outfd = outpipe[0];
+	if (fcntl(ad->errfd, F_SETFL, O_NONBLOCK) == -1 ||
+	    fcntl(ad->outfd, F_SETFL, O_NONBLOCK) == -1)
 		log_warn("fcntl");
 	msg = proto_new(PROTO_SPAWNED);
 	cJSON_AddNumberToObject(msg, "pgid", ad->pid);
-	if (!w->gone && proto_send(w->conn.fd, msg, &errmsg) != 0) {
-		log_debug("supervisor: %s", errmsg);
-		free(errmsg);
-		w->gone = 1;
-	}
-	cJSON_Delete(msg);
+	worker_send(w, msg);
 	return 0;
+}
+
+/* Bytes that are not printable UTF-8 (tabs aside) become '?'.  In place. */
+static void
+sanitize(char *s, size_t len)
+{
+	size_t		i = 0, k;
+	uint32_t	cp;
+
+	while (i < len) {
+		k = utf8_char((const unsigned char *)s + i, len - i, &cp);
+		if (k == 0 || (cp < 0x20 && cp != '\t') || cp == 0x7f) {
+			s[i++] = '?';
+			continue;
+		}
+		i += k;
+	}
+}
+
+static int
+event_name_ok(const char *s)
+{
+	size_t	n = strlen(s);
+
+	return n > 0 && n <= EVENT_NAME_MAX &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+}
+
+/*
+ * One JSON object the adapter printed: its "event" names a trace event
+ * (phase "adapter", level "level" or info) carrying the rest as data;
+ * "percent" and "message" are progress; "rawPaths" provenance.
+ */
+static void
+adapter_json(struct worker *w, struct command_run *cr, cJSON *obj)
+{
+	const cJSON		*ev, *lv, *pct, *msg, *raw, *item;
+	enum trace_level	 level = TRACE_INFO;
+	char			*event;
+
+	ev = cJSON_GetObjectItemCaseSensitive(obj, "event");
+	lv = cJSON_GetObjectItemCaseSensitive(obj, "level");
+	pct = cJSON_GetObjectItemCaseSensitive(obj, "percent");
+	msg = cJSON_GetObjectItemCaseSensitive(obj, "message");
+	raw = cJSON_GetObjectItemCaseSensitive(obj, "rawPaths");
+	if (cJSON_IsString(lv) &&
+	    trace_level_parse(lv->valuestring, &level) == -1)
+		level = TRACE_INFO;
+	if (cJSON_IsNumber(pct) || cJSON_IsString(msg))
+		worker_progress(w, "adapter", cJSON_IsNumber(pct) &&
+		    pct->valuedouble >= 0 && pct->valuedouble <= 100 ?
+		    (int)pct->valuedouble : -1,
+		    cJSON_IsString(msg) ? msg->valuestring : "");
+	if (cJSON_IsArray(raw))
+		cJSON_ArrayForEach(item, raw)
+			if (cJSON_IsString(item))
+				strv_push(&cr->raw_paths, item->valuestring);
+	event = xstrdup(cJSON_IsString(ev) && event_name_ok(ev->valuestring) ?
+	    ev->valuestring : "adapter_output");
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, "event");
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, "level");
+	trace_event(cr->trace, level, "adapter", event, -1, obj,
+	    level == TRACE_ERROR && cJSON_IsString(msg) ? msg->valuestring :
+	    NULL);
+	free(event);
+}
+
+/* A line the adapter printed on stdout, without its newline. */
+static void
+adapter_line(struct worker *w, struct command_run *cr, char *line,
+    size_t len)
+{
+	cJSON	*obj, *data;
+	char	*text;
+
+	sanitize(line, len);
+	line[len] = '\0';
+	text = secrets_redact(cr->secrets, line);
+	obj = cJSON_Parse(text);
+	if (cJSON_IsObject(obj)) {
+		adapter_json(w, cr, obj);
+	} else {
+		cJSON_Delete(obj);
+		/* Plain output goes where it always went: our stderr. */
+		fprintf(stderr, "%s\n", text);
+		data = cJSON_CreateObject();
+		cJSON_AddStringToObject(data, "line", text);
+		trace_event(cr->trace, TRACE_TRACE, "adapter", "adapter_stdout",
+		    -1, data, NULL);
+	}
+	free(text);
+}
+
+static void
+read_outfd(struct worker *w, struct command_run *cr, struct adapter *ad)
+{
+	struct lines	*l = &ad->out;
+	char		*nl;
+	ssize_t		 n;
+	size_t		 used;
+
+	if (l->buf == NULL)
+		l->buf = xmalloc(LINE_MAX_BYTES + 1);
+	while (ad->outfd != -1) {
+		n = read(ad->outfd, l->buf + l->len, LINE_MAX_BYTES - l->len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == 0 || (n == -1 && errno != EAGAIN)) {
+			close(ad->outfd);
+			ad->outfd = -1;
+			if (l->len > 0 && !l->overflow)
+				adapter_line(w, cr, l->buf, l->len);
+			l->len = 0;
+			break;
+		}
+		if (n == -1)
+			break;
+		l->len += n;
+		while ((nl = memchr(l->buf, '\n', l->len)) != NULL) {
+			used = nl - l->buf + 1;
+			if (!l->overflow)
+				adapter_line(w, cr, l->buf, used - 1);
+			l->overflow = 0;
+			memmove(l->buf, l->buf + used, l->len - used);
+			l->len -= used;
+		}
+		if (l->len == LINE_MAX_BYTES) {
+			if (!l->overflow)
+				trace_event(cr->trace, TRACE_INFO, "adapter",
+				    "adapter_line_dropped", -1, NULL,
+				    NULL);
+			l->overflow = 1;
+			l->len = 0;
+		}
+	}
 }
 
 /* TERM, then CONT in case the group is stopped; KILL after the wait. */
@@ -360,9 +471,9 @@ poll_timeout(const struct adapter *ad)
 }
 
 static void
-wait_adapter(struct worker *w, struct adapter *ad)
+wait_adapter(struct worker *w, struct command_run *cr, struct adapter *ad)
 {
-	struct pollfd	pfd[3];
+	struct pollfd	pfd[4];
 	int64_t		before, slept;
 	int		timeout, sig, resumed, terminated;
 
@@ -373,10 +484,12 @@ wait_adapter(struct worker *w, struct adapter *ad)
 		pfd[0].fd = w->sigfd;
 		pfd[1].fd = w->gone ? -1 : w->conn.fd;
 		pfd[2].fd = ad->errfd;
+		pfd[3].fd = ad->outfd;
 		pfd[0].events = pfd[1].events = pfd[2].events = POLLIN;
+		pfd[3].events = POLLIN;
 		timeout = poll_timeout(ad);
 		before = now_monotonic_ms();
-		if (poll(pfd, 3, timeout) == -1 && errno != EINTR)
+		if (poll(pfd, 4, timeout) == -1 && errno != EINTR)
 			fatal("poll");
 		slept = now_monotonic_ms() - before;
 		resumed = terminated = 0;
@@ -390,12 +503,16 @@ wait_adapter(struct worker *w, struct adapter *ad)
 		ad->active_ms += slept;
 		if (terminated && worker_orphaned(w))
 			abandon(w, ad);
-		else if (terminated)
+		else if (terminated) {
+			w->aborting = 1;
 			stop(ad, "aborted");
+		}
 		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
 			read_socket(w, ad);
 		if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))
 			read_errfd(ad);
+		if (pfd[3].revents & (POLLIN | POLLHUP | POLLERR))
+			read_outfd(w, cr, ad);
 		if (ad->deadline && ad->active_ms >= ad->deadline)
 			stop(ad, "timeout");
 		if (ad->kill_at && ad->active_ms >= ad->kill_at) {
@@ -404,43 +521,49 @@ wait_adapter(struct worker *w, struct adapter *ad)
 		}
 	}
 	read_errfd(ad);
+	read_outfd(w, cr, ad);
 	if (ad->errfd != -1)
 		close(ad->errfd);
+	if (ad->outfd != -1)
+		close(ad->outfd);
+	free(ad->out.buf);
 }
 
 void
-command_run(struct worker *w, const struct assignment *a, struct outcome *out)
+command_run(struct worker *w, struct command_run *cr, struct outcome *out)
 {
 	struct adapter	 ad;
 	char		 sig[PROC_SIGNAME_MAX];
-	char		*tail, *joined = NULL, *prev;
-	int64_t		 grace_ms = (int64_t)a->grace * 1000;
+	char		*tail, *raw, *joined = NULL, *prev;
+	int64_t		 grace_ms = (int64_t)cr->grace * 1000;
 	size_t		 i;
 
 	memset(&ad, 0, sizeof(ad));
-	ad.errfd = -1;
+	ad.errfd = ad.outfd = -1;
 	/* Leave the supervisor time to hear our result before its own KILL. */
 	ad.kill_wait_ms = grace_ms - (grace_ms / 2 < 1000 ? grace_ms / 2 : 1000);
 
-	for (i = 0; i < a->command.n; i++) {
+	for (i = 0; cr->argv[i] != NULL; i++) {
 		prev = joined;
 		xasprintf(&joined, "%s%s%s", prev ? prev : "", prev ? " " : "",
-		    a->command.v[i]);
+		    cr->argv[i]);
 		free(prev);
 	}
 	worker_phase(w, "adapter", joined);
 	free(joined);
 	if (w->gone)
 		return;
-	if (spawn(w, a, &ad) == -1) {
+	if (spawn(w, cr, &ad) == -1) {
 		out->status = "failed";
 		out->detail = xstrdup("cannot start the adapter command");
 		return;
 	}
-	ad.deadline = (int64_t)a->command_timeout * 1000;
-	wait_adapter(w, &ad);
+	ad.deadline = (int64_t)cr->timeout * 1000;
+	wait_adapter(w, cr, &ad);
 
-	tail = tail_text(&ad.tail);
+	raw = tail_text(&ad.tail);
+	tail = raw != NULL ? secrets_redact(cr->secrets, raw) : NULL;
+	free(raw);
 	if (WIFEXITED(ad.status))
 		out->exit_code = WEXITSTATUS(ad.status);
 	else if (WIFSIGNALED(ad.status))
@@ -448,7 +571,7 @@ command_run(struct worker *w, const struct assignment *a, struct outcome *out)
 	if (ad.stopping != NULL && strcmp(ad.stopping, "timeout") == 0) {
 		out->status = "timeout";
 		xasprintf(&out->detail, "adapter command timed out after %d s%s%s",
-		    a->command_timeout, tail ? "\n" : "", tail ? tail : "");
+		    cr->timeout, tail ? "\n" : "", tail ? tail : "");
 	} else if (ad.stopping != NULL) {
 		out->status = "aborted";
 		out->detail = xstrdup("aborted by SIGTERM");

@@ -1,9 +1,11 @@
 #include "config.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +34,8 @@ is_socket(int fd)
 	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-/* Send msg and free it; a failure means the supervisor is gone. */
-static void
-send_msg(struct worker *w, cJSON *msg)
+void
+worker_send(struct worker *w, cJSON *msg)
 {
 	char	*errmsg;
 
@@ -53,7 +54,7 @@ send_error(struct worker *w, const char *code, const char *message)
 
 	cJSON_AddStringToObject(msg, "code", code);
 	cJSON_AddStringToObject(msg, "message", message);
-	send_msg(w, msg);
+	worker_send(w, msg);
 }
 
 void
@@ -65,7 +66,22 @@ worker_phase(struct worker *w, const char *phase, const char *message)
 	cJSON_AddStringToObject(msg, "phase", phase);
 	cJSON_AddNullToObject(msg, "percent");
 	cJSON_AddStringToObject(msg, "message", message);
-	send_msg(w, msg);
+	worker_send(w, msg);
+}
+
+void
+worker_progress(struct worker *w, const char *phase, int percent,
+    const char *message)
+{
+	cJSON	*msg = proto_new(PROTO_PROGRESS);
+
+	cJSON_AddStringToObject(msg, "phase", phase);
+	if (percent >= 0 && percent <= 100)
+		cJSON_AddNumberToObject(msg, "percent", percent);
+	else
+		cJSON_AddNullToObject(msg, "percent");
+	cJSON_AddStringToObject(msg, "message", message);
+	worker_send(w, msg);
 }
 
 int
@@ -74,44 +90,100 @@ worker_orphaned(const struct worker *w)
 	return getppid() != w->supervisor;
 }
 
+int
+worker_check(struct worker *w)
+{
+	struct pollfd	pfd;
+	char		c;
+	int		sig;
+
+	while ((sig = selfpipe_next()) != 0)
+		if (sig == SIGTERM)
+			w->aborting = 1;
+	if (w->aborting && worker_orphaned(w))
+		w->gone = 1;
+	/* Nothing is expected from the supervisor here: EOF is all we look for. */
+	pfd.fd = w->conn.fd;
+	pfd.events = POLLIN;
+	if (!w->gone && poll(&pfd, 1, 0) == 1 &&
+	    recv(w->conn.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+		w->gone = 1;
+	return w->aborting || w->gone;
+}
+
 static char *
 dup_or_null(const cJSON *item)
 {
 	return cJSON_IsString(item) ? xstrdup(item->valuestring) : NULL;
 }
 
+static void
+strings_from(struct strv *sv, const cJSON *array)
+{
+	const cJSON	*item;
+
+	cJSON_ArrayForEach(item, array)
+		strv_push(sv, item->valuestring);
+}
+
+#define MEMBER(obj, name)	cJSON_GetObjectItemCaseSensitive(obj, name)
+
 /* Fill a from a validated assign message. */
 static void
 assignment_from(struct assignment *a, const struct proto_msg *msg)
 {
-	const cJSON	*conn, *adapter, *item;
+	struct ktx_connection	*c = &a->conn;
+	const cJSON		*conn, *adapter, *author;
 
 	a->target = xstrdup(proto_str(msg, "target"));
 	a->run_id = xstrdup(proto_str(msg, "run_id"));
 	a->job_id = xstrdup(proto_str(msg, "job_id"));
 	a->project_dir = xstrdup(proto_str(msg, "project_dir"));
 	a->grace = proto_int(msg, "grace", 0);
+	author = proto_get(msg, "author");
+	a->author_name = xstrdup(MEMBER(author, "name")->valuestring);
+	a->author_email = xstrdup(MEMBER(author, "email")->valuestring);
+	strings_from(&a->warehouses, proto_get(msg, "warehouses"));
 	conn = proto_get(msg, "connection");
-	a->driver = dup_or_null(cJSON_GetObjectItemCaseSensitive(conn, "driver"));
-	a->remote_input = dup_or_null(cJSON_GetObjectItemCaseSensitive(conn,
-	    "remote_input"));
-	adapter = cJSON_GetObjectItemCaseSensitive(conn, "adapter");
-	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(adapter, "command"))
-		strv_push(&a->command, item->valuestring);
-	a->command_timeout = cJSON_GetObjectItemCaseSensitive(adapter,
-	    "timeout")->valuedouble;
+	c->id = xstrdup(MEMBER(conn, "id")->valuestring);
+	c->driver = xstrdup(MEMBER(conn, "driver")->valuestring);
+	c->kind = strcmp(MEMBER(conn, "kind")->valuestring, "database") == 0 ?
+	    DRIVER_DATABASE : DRIVER_SOURCE;
+	c->path = dup_or_null(MEMBER(conn, "path"));
+	c->url = dup_or_null(MEMBER(conn, "url"));
+	c->source_dir = dup_or_null(MEMBER(conn, "source_dir"));
+	c->mappings_connection = dup_or_null(MEMBER(conn,
+	    "mappings_connection"));
+	strings_from(&c->enabled_tables, MEMBER(conn, "enabled_tables"));
+	a->remote_input = dup_or_null(MEMBER(conn, "remote_input"));
+	adapter = MEMBER(conn, "adapter");
+	strings_from(&c->adapter_command, MEMBER(adapter, "command"));
+	strings_from(&c->adapter_secrets, MEMBER(adapter, "secrets"));
+	c->adapter_timeout = MEMBER(adapter, "timeout")->valuedouble;
 }
 
 static void
 assignment_release(struct assignment *a)
 {
+	struct ktx_connection	*c = &a->conn;
+
 	free(a->target);
 	free(a->run_id);
 	free(a->job_id);
 	free(a->project_dir);
-	free(a->driver);
+	free(a->author_name);
+	free(a->author_email);
+	strv_release(&a->warehouses);
+	free(c->id);
+	free(c->driver);
+	free(c->path);
+	free(c->url);
+	free(c->source_dir);
+	free(c->mappings_connection);
+	strv_release(&c->enabled_tables);
+	strv_release(&c->adapter_command);
+	strv_release(&c->adapter_secrets);
 	free(a->remote_input);
-	strv_release(&a->command);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -168,15 +240,21 @@ out:
 }
 
 static void
+add_string_or_null(cJSON *obj, const char *name, const char *s)
+{
+	if (s != NULL)
+		cJSON_AddStringToObject(obj, name, s);
+	else
+		cJSON_AddNullToObject(obj, name);
+}
+
+static void
 send_result(struct worker *w, const struct outcome *out)
 {
 	cJSON	*msg = proto_new(PROTO_RESULT);
 
 	cJSON_AddStringToObject(msg, "status", out->status);
-	if (out->detail != NULL)
-		cJSON_AddStringToObject(msg, "detail", out->detail);
-	else
-		cJSON_AddNullToObject(msg, "detail");
+	add_string_or_null(msg, "detail", out->detail);
 	if (out->exit_code >= 0)
 		cJSON_AddNumberToObject(msg, "exit_code", out->exit_code);
 	else
@@ -185,8 +263,10 @@ send_result(struct worker *w, const struct outcome *out)
 		cJSON_AddNumberToObject(msg, "signal", out->signal);
 	else
 		cJSON_AddNullToObject(msg, "signal");
-	cJSON_AddNullToObject(msg, "commit");
-	send_msg(w, msg);
+	add_string_or_null(msg, "commit", out->commit);
+	add_string_or_null(msg, "trace", out->trace);
+	add_string_or_null(msg, "worktree", out->worktree);
+	worker_send(w, msg);
 }
 
 int
@@ -219,22 +299,18 @@ main(int argc, char **argv)
 	hello = proto_new(PROTO_HELLO);
 	cJSON_AddStringToObject(hello, "target", w.target);
 	cJSON_AddNumberToObject(hello, "pid", getpid());
-	send_msg(&w, hello);
+	worker_send(&w, hello);
 	if (w.gone || read_assignment(&w, &a) != 0)
 		goto out;
 
-	if (a.command.n == 0 && a.remote_input != NULL) {
-		out.status = "failed";
-		xasprintf(&out.detail, "input from \"%s\" is not supported yet: "
-		    "this build reads local input only", a.remote_input);
-	} else if (a.command.n == 0) {
-		out.status = "failed";
-		xasprintf(&out.detail, "driver \"%s\" is not supported yet", a.driver);
-	} else
-		command_run(&w, &a, &out);
-	send_result(&w, &out);
+	pipeline_run(&w, &a, &out);
+	if (!w.gone)
+		send_result(&w, &out);
 out:
 	free(out.detail);
+	free(out.commit);
+	free(out.trace);
+	free(out.worktree);
 	assignment_release(&a);
 	proto_conn_release(&w.conn);
 	selfpipe_close();
