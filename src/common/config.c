@@ -917,8 +917,7 @@ valid_id(const struct ynode *key)
  * must not replace: the environment's own and the ktx ones.
  */
 static const char *const reserved_env[] = {
-	"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "USER", "LOGNAME",
-	"SHELL", "TERM", NULL
+	"PATH", "HOME", "LANG", "TZ", NULL
 };
 
 static int
@@ -944,7 +943,7 @@ reserved_env_name(const char *name)
 {
 	size_t	i;
 
-	if (strncmp(name, "KTX_", 4) == 0 || strncmp(name, "LC_", 3) == 0)
+	if (strncmp(name, "KTX_", 4) == 0)
 		return 1;
 	for (i = 0; reserved_env[i] != NULL; i++)
 		if (strcmp(name, reserved_env[i]) == 0)
