@@ -66,7 +66,8 @@ struct pipeline {
 	struct outcome		*out;
 	const char		*source_key;
 	char			*sync_id;
-	char			*staging_dir;	/* absolute */
+	char			*job_cache;	/* .ktx/cache/local-ingest/<jobId> */
+	char			*staging_dir;	/* <job_cache>/staged */
 	char			*snapshot_dir;	/* raw-sources/<conn>/<key>/<syncId> */
 	struct secrets		 secrets;
 	struct trace		 trace;
@@ -395,23 +396,46 @@ commit_message(const struct pipeline *p, const char *what)
 	return msg;
 }
 
+static void
+trace_commit(struct pipeline *p, const char *hex, const char *msg)
+{
+	cJSON	*data = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(data, "commit", hex);
+	cJSON_AddStringToObject(data, "message", msg);
+	trace_event(&p->trace, TRACE_DEBUG, p->phase, "committed", -1, data,
+	    NULL);
+}
+
 /* Commit everything the step changed in the session; trace the commit. */
 static int
 commit_step(struct pipeline *p, const char *what, int *created,
     char **errmsg)
 {
 	char	 hex[GITOPS_HEXSZ + 1], *msg = commit_message(p, what);
-	cJSON	*data;
 	int	 rc;
 
 	rc = gitops_commit_all(&p->wt, msg, &p->author, hex, created, errmsg);
-	if (rc == 0 && *created) {
-		data = cJSON_CreateObject();
-		cJSON_AddStringToObject(data, "commit", hex);
-		cJSON_AddStringToObject(data, "message", msg);
-		trace_event(&p->trace, TRACE_DEBUG, p->phase, "committed", -1,
-		    data, NULL);
-	}
+	if (rc == 0 && *created)
+		trace_commit(p, hex, msg);
+	free(msg);
+	return rc;
+}
+
+/* The stage commit: the snapshot's files (paths in the worktree). */
+static int
+commit_paths(struct pipeline *p, const struct strv *paths, char **errmsg)
+{
+	char	 hex[GITOPS_HEXSZ + 1], *msg;
+	int	 created = 0, rc = 0;
+
+	if (paths->n == 0)
+		return 0;
+	msg = commit_message(p, "stage raw files");
+	rc = gitops_commit_paths(&p->wt, (const char *const *)paths->v,
+	    paths->n, msg, &p->author, hex, &created, errmsg);
+	if (rc == 0 && created)
+		trace_commit(p, hex, msg);
 	free(msg);
 	return rc;
 }
@@ -425,9 +449,9 @@ commit_snapshot(struct pipeline *p, const struct strv *files,
     char **errmsg)
 {
 	struct strv	 paths = { 0 };
-	char		*src, *dst, *msg = NULL, hex[GITOPS_HEXSZ + 1];
+	char		*src, *dst;
 	size_t		 i;
-	int		 created, rc = -1;
+	int		 rc = 0;
 
 	for (i = 0; i < files->n; i++) {
 		xasprintf(&src, "%s/%s", p->staging_dir, files->v[i]);
@@ -441,15 +465,8 @@ commit_snapshot(struct pipeline *p, const struct strv *files,
 		xasprintf(&dst, "%s/%s", p->snapshot_dir, files->v[i]);
 		strv_push_owned(&paths, dst);
 	}
-	rc = -1;
-	msg = commit_message(p, "stage raw files");
-	if (paths.n > 0 && gitops_commit_paths(&p->wt,
-	    (const char *const *)paths.v, paths.n, msg, &p->author, hex,
-	    &created, errmsg) == -1)
-		goto out;
-	rc = 0;
+	rc = commit_paths(p, &paths, errmsg);
 out:
-	free(msg);
 	strv_release(&paths);
 	return rc;
 }
@@ -604,8 +621,7 @@ run_database_scan(struct pipeline *p)
 	struct strv		 files = { 0 };
 	struct trace_span	 sp;
 	cJSON			*data;
-	char			*err = NULL, *used = NULL, *dir, *msg;
-	char			 hex[GITOPS_HEXSZ + 1];
+	char			*err = NULL, *used = NULL, *dir;
 	size_t			 i;
 	int			 created, rc = -1;
 
@@ -653,11 +669,8 @@ run_database_scan(struct pipeline *p)
 		free(files.v[i]);
 		files.v[i] = dir;
 	}
-	msg = commit_message(p, "stage raw files");
-	if (rc == 0 && files.n > 0)
-		rc = gitops_commit_paths(&p->wt, (const char *const *)files.v,
-		    files.n, msg, &p->author, hex, &created, &err);
-	free(msg);
+	if (rc == 0)
+		rc = commit_paths(p, &files, &err);
 	if (rc == -1) {
 		step_failed(p, &sp, err);
 		goto out;
@@ -1127,7 +1140,7 @@ step_cleanup(struct pipeline *p)
 		repo_unlock(p);
 	}
 	free(err);
-	remove_tree(p->staging_dir);
+	remove_tree(p->job_cache);
 	p->have_session = 0;
 }
 
@@ -1237,8 +1250,9 @@ pipeline_run(struct worker *w, struct assignment *a, struct outcome *out)
 	p.author.name = a->author_name;
 	p.author.email = a->author_email;
 	p.sync_id = new_sync_id(a->job_id);
-	xasprintf(&p.staging_dir, "%s/%s/%s/staged", a->project_dir,
-	    STAGING_ROOT, a->job_id);
+	xasprintf(&p.job_cache, "%s/%s/%s", a->project_dir, STAGING_ROOT,
+	    a->job_id);
+	xasprintf(&p.staging_dir, "%s/staged", p.job_cache);
 	xasprintf(&p.snapshot_dir, "raw-sources/%s/%s/%s", p.conn->id,
 	    p.source_key, p.sync_id);
 	if (trace_level_parse(getenv(TRACE_LEVEL_ENV), &level) == -1) {
@@ -1320,6 +1334,7 @@ pipeline_run(struct worker *w, struct assignment *a, struct outcome *out)
 	strv_release(&p.raw_paths);
 	strv_release(&p.conflicts);
 	free(p.sync_id);
+	free(p.job_cache);
 	free(p.staging_dir);
 	free(p.snapshot_dir);
 }
