@@ -49,6 +49,9 @@ wait_fifo() { read -r _ <"$1"; }
 post() { echo go >"$1"; }
 EOF
 
+# post FIFO: let an adapter blocked in wait_fifo go on.
+post() { echo go >"$1"; }
+
 # adapter NAME: the adapter script $T/NAME.sh from stdin (steps available).
 adapter() {
 	{ echo ". '$STEPS'"; cat; } >"$T/$1.sh"
@@ -76,8 +79,12 @@ warehouse() {
 	printf '  %s:\n    driver: sqlite\n    path: %s\n' "$1" "$T/$1.sqlite"
 }
 
-# config: ktx.yaml of $P from stdin ("connections:" included by the caller).
-config() { cat >"$P/ktx.yaml"; }
+# config: ktx.yaml of $P from stdin ("connections:" included by the
+# caller), committed, so that main and its checkout start clean.
+config() {
+	cat >"$P/ktx.yaml"
+	git -C "$P" commit -q -m "test: ktx.yaml" ktx.yaml
+}
 
 # ingest ARGS...: ktx-supervisor -C $P ingest --json ARGS, the document in
 # $T/out, stderr in $T/err; returns its exit status.
