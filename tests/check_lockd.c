@@ -454,9 +454,10 @@ sweep_setup(void)
 
 	strlcpy(tmpdir, "/tmp/check_lockd.XXXXXX", sizeof(tmpdir));
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-	xasprintf(&cmd, "git init -q '%s' && mkdir -p '%s/.git/refs/heads/topic' "
-	    "'%s/.git/worktrees/session-a' '%s/.git/worktrees/session-b/refs/bisect'",
-	    tmpdir, tmpdir, tmpdir, tmpdir);
+	xasprintf(&cmd, "git init -q '%s' && cd '%s/.git' && mkdir -p "
+	    "refs/heads/topic refs/heads/session worktrees/session-a/refs/bisect "
+	    "worktrees/session-b worktrees/session-ab worktrees/other",
+	    tmpdir, tmpdir);
 	ck_assert_int_eq(system(cmd), 0);
 	free(cmd);
 }
@@ -528,12 +529,19 @@ START_TEST(test_sweep_removes_the_holders_own_and_keeps_older_ones)
 	plant(".git/refs/heads/topic/x.lock", &grant, 3 * sec);
 	plant(".git/worktrees/session-a/index.lock", &grant, sec);
 	plant(".git/worktrees/session-a/HEAD.lock", &grant, 2);
-	plant(".git/worktrees/session-b/refs/bisect/bad.lock", &grant, sec);
+	plant(".git/worktrees/session-a/refs/bisect/bad.lock", &grant, sec);
+	plant(".git/refs/heads/session/a.lock", &grant, sec);
+	/* Another session's: it commits without the lock. */
+	plant(".git/refs/heads/session/b.lock", &grant, sec);
+	plant(".git/refs/heads/session/ab.lock", &grant, sec);
+	plant(".git/worktrees/session-b/index.lock", &grant, sec);
+	plant(".git/worktrees/session-ab/index.lock", &grant, sec);
+	plant(".git/worktrees/other/index.lock", &grant, sec);
 	/* Older than the grant: somebody else's. */
 	plant(".git/HEAD.lock", &grant, -1);
 	plant(".git/packed-refs.lock", &grant, -3600 * sec);
 	plant(".git/refs/heads/main.lock", &grant, -sec);
-	plant(".git/worktrees/session-b/index.lock", &grant, -sec);
+	plant(".git/worktrees/session-a/ORIG_HEAD.lock", &grant, -sec);
 	/* Not git lock files: untouched whatever their age. */
 	plant(".git/lock", &grant, sec);
 	plant(".git/.lock", &grant, sec);
@@ -548,19 +556,38 @@ START_TEST(test_sweep_removes_the_holders_own_and_keeps_older_ones)
 	free(s);
 	free(target);
 
-	ck_assert_int_eq(lockd_sweep(tmpdir, &grant, &removed, &kept, &errmsg), 0);
+	ck_assert_int_eq(lockd_sweep(tmpdir, "a", &grant, &removed, &kept, &errmsg), 0);
 	ck_assert_ptr_null(errmsg);
 	s = joined(&removed);
 	ck_assert_str_eq(s, ".git/config.lock .git/index.lock "
+	    ".git/refs/heads/session/a.lock "
 	    ".git/refs/heads/topic/x.lock "
 	    ".git/worktrees/session-a/HEAD.lock "
 	    ".git/worktrees/session-a/index.lock "
-	    ".git/worktrees/session-b/refs/bisect/bad.lock");
+	    ".git/worktrees/session-a/refs/bisect/bad.lock");
 	free(s);
 	s = joined(&kept);
 	ck_assert_str_eq(s, ".git/HEAD.lock .git/packed-refs.lock "
-	    ".git/refs/heads/main.lock .git/worktrees/session-b/index.lock");
+	    ".git/refs/heads/main.lock .git/refs/heads/session/ab.lock "
+	    ".git/refs/heads/session/b.lock "
+	    ".git/worktrees/session-a/ORIG_HEAD.lock");
 	free(s);
+	ck_assert(exists(".git/refs/heads/session/b.lock"));
+	ck_assert(exists(".git/worktrees/session-b/index.lock"));
+	ck_assert(exists(".git/worktrees/session-ab/index.lock"));
+	ck_assert(exists(".git/worktrees/other/index.lock"));
+	strv_release(&removed);
+	strv_release(&kept);
+
+	/* A holder without a session owns no session's files. */
+	plant(".git/index.lock", &grant, 0);
+	ck_assert_int_eq(lockd_sweep(tmpdir, NULL, &grant, &removed, &kept,
+	    &errmsg), 0);
+	s = joined(&removed);
+	ck_assert_str_eq(s, ".git/index.lock");
+	free(s);
+	ck_assert(exists(".git/refs/heads/session/b.lock"));
+	ck_assert(exists(".git/worktrees/session-a/ORIG_HEAD.lock"));
 
 	ck_assert(!exists(".git/index.lock"));
 	ck_assert(!exists(".git/worktrees/session-a/index.lock"));
@@ -585,7 +612,7 @@ START_TEST(test_sweep_of_a_clean_repository_finds_nothing)
 	struct strv	 removed = { 0 }, kept = { 0 };
 	char		*errmsg;
 
-	ck_assert_int_eq(lockd_sweep(tmpdir, &grant, &removed, &kept, &errmsg), 0);
+	ck_assert_int_eq(lockd_sweep(tmpdir, "a", &grant, &removed, &kept, &errmsg), 0);
 	ck_assert_uint_eq(removed.n + kept.n, 0);
 }
 END_TEST
@@ -598,7 +625,7 @@ START_TEST(test_sweep_without_git_dir_fails)
 
 	xasprintf(&sub, "%s/sub", tmpdir);
 	ck_assert_int_eq(mkdir(sub, 0755), 0);
-	ck_assert_int_eq(lockd_sweep(sub, &grant, &removed, &kept, &errmsg), -1);
+	ck_assert_int_eq(lockd_sweep(sub, "a", &grant, &removed, &kept, &errmsg), -1);
 	xasprintf(&want, "cannot open \"%s/.git\": No such file or directory", sub);
 	ck_assert_str_eq(errmsg, want);
 	free(errmsg);
@@ -643,7 +670,7 @@ START_TEST(test_sweep_goes_on_past_an_unreadable_dir)
 			rc = 2;
 		else if (chmod(dir, 0) != 0)
 			rc = 3;
-		else if (lockd_sweep(tmpdir, &grant, &removed, &kept, &errmsg) != -1)
+		else if (lockd_sweep(tmpdir, "a", &grant, &removed, &kept, &errmsg) != -1)
 			rc = 4;
 		else if (strcmp(errmsg, want) != 0)
 			rc = 5;
@@ -679,9 +706,11 @@ START_TEST(test_git_locks_lists_and_removes_nothing)
 	plant(".git/HEAD.lock", &now, -3600000000000LL);
 	plant(".git/refs/heads/topic/x.lock", &now, 1000000000LL);
 	plant(".git/worktrees/session-a/index.lock", &now, 0);
+	plant(".git/refs/heads/session/b.lock", &now, 0);
 	ck_assert_int_eq(lockd_git_locks(tmpdir, &found, &errmsg), 0);
 	s = joined(&found);
 	ck_assert_str_eq(s, ".git/HEAD.lock .git/index.lock "
+	    ".git/refs/heads/session/b.lock "
 	    ".git/refs/heads/topic/x.lock .git/worktrees/session-a/index.lock");
 	free(s);
 	ck_assert(exists(".git/index.lock"));
@@ -714,7 +743,7 @@ START_TEST(test_file_created_right_after_the_grant_is_the_holders)
 		close(fd);
 		lockd_client_gone(&ld, 1, i, &out);
 		ck_assert_uint_eq(out.ndrops, 1);
-		ck_assert_int_eq(lockd_sweep(tmpdir, &out.drops[0].granted_wall,
+		ck_assert_int_eq(lockd_sweep(tmpdir, NULL, &out.drops[0].granted_wall,
 		    &removed, &kept, &errmsg), 0);
 		ck_assert_msg(removed.n == 1 && kept.n == 0,
 		    "round %d: removed %zu kept %zu", i, removed.n, kept.n);

@@ -22,6 +22,8 @@
 
 /* Nesting of directories under refs/ the sweep descends into. */
 #define SWEEP_MAX_DEPTH	32
+/* Where the session branches are, for the sweep. */
+#define SWEEP_SESSION_REFS	".git/refs/heads/session"
 
 struct lockd_client {
 	uint64_t		id;
@@ -416,19 +418,53 @@ at_or_after(const struct timespec *a, const struct timespec *b)
 }
 
 /*
+ * Whose lock files a sweep takes: the root's and one session's (key; NULL
+ * for none), or, for a listing, everybody's.
+ */
+struct sweep {
+	const struct timespec	*granted_wall;
+	int			 all_sessions;
+	const char		*session;
+	struct strv		*removed;
+	struct strv		*kept;
+	char			**errmsg;
+};
+
+/*
+ * Whether the lock file path may be the holder's.  Sessions commit on
+ * their own branches without the repository lock, so the ref lock of
+ * another session's branch may be in use right now.
+ */
+static int
+sweep_owns(const struct sweep *sw, const char *path, const char *name)
+{
+	const char	*dir = SWEEP_SESSION_REFS "/";
+	size_t		 len = strlen(dir), klen;
+
+	if (sw->all_sessions || strncmp(path, dir, len) != 0)
+		return 1;
+	if (sw->session == NULL || strchr(path + len, '/') != NULL)
+		return 0;
+	klen = strlen(sw->session);
+	return strncmp(name, sw->session, klen) == 0 &&
+	    strcmp(name + klen, ".lock") == 0;
+}
+
+/*
  * Sweep the "*.lock" files in the directory dirfd (named path), and below
  * it when depth > 0.  Takes dirfd over.
  */
 static void
-sweep_dir(int dirfd, const char *path, int depth,
-    const struct timespec *granted_wall, struct strv *removed,
-    struct strv *kept, char **errmsg)
+sweep_dir(int dirfd, const char *path, int depth, const struct sweep *sw)
 {
-	DIR		*dir;
-	struct dirent	*de;
-	struct stat	 st;
-	char		*sub;
-	int		 fd;
+	const struct timespec	*granted_wall = sw->granted_wall;
+	struct strv		*removed = sw->removed, *kept = sw->kept;
+	char			**errmsg = sw->errmsg;
+	DIR			*dir;
+	struct dirent		*de;
+	struct stat		 st;
+	char			*sub;
+	int			 fd;
 
 	if ((dir = fdopendir(dirfd)) == NULL) {
 		sweep_error(errmsg, "read", path);
@@ -449,10 +485,10 @@ sweep_dir(int dirfd, const char *path, int depth,
 			if (fd == -1)
 				sweep_error(errmsg, "open", sub);
 			else
-				sweep_dir(fd, sub, depth - 1, granted_wall,
-				    removed, kept, errmsg);
+				sweep_dir(fd, sub, depth - 1, sw);
 		} else if (S_ISREG(st.st_mode) && is_lock_name(de->d_name)) {
-			if (!at_or_after(&st.st_mtim, granted_wall))
+			if (!at_or_after(&st.st_mtim, granted_wall) ||
+			    !sweep_owns(sw, sub, de->d_name))
 				strv_push(kept, sub);
 			else if (unlinkat(dirfd, de->d_name, 0) == 0)
 				strv_push(removed, sub);
@@ -496,30 +532,41 @@ open_subdir(int dirfd, const char *name, const char *path, char **errmsg)
 
 /* A git dir (.git or a worktree admin dir): its own *.lock and refs/. */
 static void
-sweep_gitdir(int gitfd, const char *path, const struct timespec *granted_wall,
-    struct strv *removed, struct strv *kept, char **errmsg)
+sweep_gitdir(int gitfd, const char *path, const struct sweep *sw)
 {
 	char	*refs;
 	int	 fd;
 
 	xasprintf(&refs, "%s/refs", path);
-	if ((fd = open_subdir(gitfd, "refs", refs, errmsg)) != -1)
-		sweep_dir(fd, refs, SWEEP_MAX_DEPTH, granted_wall, removed,
-		    kept, errmsg);
+	if ((fd = open_subdir(gitfd, "refs", refs, sw->errmsg)) != -1)
+		sweep_dir(fd, refs, SWEEP_MAX_DEPTH, sw);
 	free(refs);
 	if ((fd = dup(gitfd)) == -1)
-		sweep_error(errmsg, "read", path);
+		sweep_error(sw->errmsg, "read", path);
 	else
-		sweep_dir(fd, path, 0, granted_wall, removed, kept, errmsg);
+		sweep_dir(fd, path, 0, sw);
 }
 
-int
-lockd_sweep(const char *project_dir, const struct timespec *granted_wall,
-    struct strv *removed, struct strv *kept, char **errmsg)
+/* Whether the worktree admin dir name may hold the holder's files. */
+static int
+sweep_owns_worktree(const struct sweep *sw, const char *name)
+{
+	const char	*prefix = "session-";
+	size_t		 len = strlen(prefix);
+
+	if (sw->all_sessions)
+		return 1;
+	return sw->session != NULL && strncmp(name, prefix, len) == 0 &&
+	    strcmp(name + len, sw->session) == 0;
+}
+
+static int
+sweep(const char *project_dir, const struct sweep *sw)
 {
 	DIR		*dir = NULL;
 	struct dirent	*de;
 	char		*git = NULL, *sub;
+	char		**errmsg = sw->errmsg;
 	int		 projfd = -1, gitfd = -1, wtfd = -1, fd;
 
 	*errmsg = NULL;
@@ -535,7 +582,7 @@ lockd_sweep(const char *project_dir, const struct timespec *granted_wall,
 			    strerror(ENOENT));
 		goto out;
 	}
-	sweep_gitdir(gitfd, ".git", granted_wall, removed, kept, errmsg);
+	sweep_gitdir(gitfd, ".git", sw);
 	if ((wtfd = open_subdir(gitfd, "worktrees", ".git/worktrees",
 	    errmsg)) == -1)
 		goto out;
@@ -545,14 +592,14 @@ lockd_sweep(const char *project_dir, const struct timespec *granted_wall,
 		goto out;
 	}
 	while ((errno = 0, de = readdir(dir)) != NULL) {
-		if (is_dot_or_dotdot(de->d_name))
+		if (is_dot_or_dotdot(de->d_name) ||
+		    !sweep_owns_worktree(sw, de->d_name))
 			continue;
 		xasprintf(&sub, ".git/worktrees/%s", de->d_name);
 		fd = openat(wtfd, de->d_name, O_RDONLY | O_DIRECTORY |
 		    O_NOFOLLOW | O_CLOEXEC);
 		if (fd != -1) {
-			sweep_gitdir(fd, sub, granted_wall, removed, kept,
-			    errmsg);
+			sweep_gitdir(fd, sub, sw);
 			close(fd);
 		} else if (errno != ENOTDIR && errno != ELOOP &&
 		    errno != ENOENT)
@@ -562,8 +609,8 @@ lockd_sweep(const char *project_dir, const struct timespec *granted_wall,
 	if (errno != 0)
 		sweep_error(errmsg, "read", ".git/worktrees");
 out:
-	sort_paths(removed);
-	sort_paths(kept);
+	sort_paths(sw->removed);
+	sort_paths(sw->kept);
 	free(git);
 	if (dir != NULL)
 		closedir(dir);
@@ -575,14 +622,25 @@ out:
 }
 
 int
+lockd_sweep(const char *project_dir, const char *session,
+    const struct timespec *granted_wall, struct strv *removed,
+    struct strv *kept, char **errmsg)
+{
+	struct sweep	sw = { granted_wall, 0, session, removed, kept, errmsg };
+
+	return sweep(project_dir, &sw);
+}
+
+int
 lockd_git_locks(const char *project_dir, struct strv *found, char **errmsg)
 {
 	/* No file is at or after the end of time: all are kept. */
 	const struct timespec	 never = { (time_t)INT64_MAX, 999999999 };
 	struct strv		 none = { 0 };
+	struct sweep		 sw = { &never, 1, NULL, &none, found, errmsg };
 	int			 rc;
 
-	rc = lockd_sweep(project_dir, &never, &none, found, errmsg);
+	rc = sweep(project_dir, &sw);
 	strv_release(&none);
 	return rc;
 }

@@ -151,22 +151,31 @@ int	 lockd_next_overdue(struct lockd *, int64_t now, uint64_t *client,
  * The git lock files a dead holder may have left in the project's .git:
  * every "*.lock" directly in .git (index, HEAD, packed-refs, config,
  * ORIG_HEAD, MERGE_HEAD, ...) and anywhere under .git/refs/, and the same
- * in each worktree admin dir .git/worktrees/NAME/.  A file whose
- * mtime is at or after the holder's grant (granted_wall) can only be the
- * holder's own, since nobody else may touch the repository while it holds
- * the lock: it is removed and its path appended to removed.  An older one
- * is not provably the holder's: it is appended to kept and left alone.
+ * in the admin dir .git/worktrees/session-<session> of the holder's own
+ * session worktree (session: its key, NULL when it had none).  A file
+ * whose mtime is at or after the holder's grant (granted_wall) can only be
+ * the holder's own, since nobody else may touch main while it holds the
+ * lock: it is removed and its path appended to removed.  Other sessions
+ * commit on their own branches without the lock, so their branch's ref
+ * lock (.git/refs/heads/session/<key>.lock) and their admin dirs may be
+ * in use: those are never the holder's.  An older file, or another
+ * session's, is not provably the holder's: it is appended to kept (a
+ * file under another session's admin dir is not even looked at) and left
+ * alone.
  * Paths are relative to project_dir (".git/index.lock") and sorted.
  * Symbolic links and anything not a regular file are ignored.  Returns 0,
  * or -1 with *errmsg (caller frees) when a directory or file could not be
  * read or removed: the sweep goes on past it, and the lists hold what was
  * found (a file that could not be removed is kept).
  */
-int	 lockd_sweep(const char *project_dir,
+int	 lockd_sweep(const char *project_dir, const char *session,
 	    const struct timespec *granted_wall, struct strv *removed,
 	    struct strv *kept, char **errmsg);
 
-/* Every git lock file lockd_sweep would look at, listed, none removed. */
+/*
+ * Every git lock file in .git, its refs and every worktree admin dir,
+ * listed, none removed.
+ */
 int	 lockd_git_locks(const char *project_dir, struct strv *found,
 	    char **errmsg);
 

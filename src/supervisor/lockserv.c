@@ -137,10 +137,19 @@ paths_json(const struct strv *sv)
 	return arr;
 }
 
+/* The key of t's session worktree (check_session vouched for it), or NULL. */
+static const char *
+session_key(const struct target *t)
+{
+	if (t->session_path == NULL)
+		return NULL;
+	return strrchr(t->session_path, '/') + 1 + strlen("session-");
+}
+
 /*
  * A holder died: before anyone else gets the lock, remove the git lock
- * files it provably left (only the repository lock guards the
- * repository), and record what was found.
+ * files it provably left (only the repository lock guards main), and
+ * record what was found.
  */
 static void
 holder_died(struct run *r, struct target *t, const struct lockd_drop *d)
@@ -151,18 +160,19 @@ holder_died(struct run *r, struct target *t, const struct lockd_drop *d)
 	size_t		 i;
 
 	if (strcmp(d->lock, LOCK_REPO) == 0 &&
-	    lockd_sweep(r->project_dir, &d->granted_wall, &removed, &kept,
-	    &errmsg) != 0)
+	    lockd_sweep(r->project_dir, session_key(t), &d->granted_wall,
+	    &removed, &kept, &errmsg) != 0)
 		log_warnx("%s: sweeping the git lock files it left: %s",
 		    t->pt->conn->id, errmsg);
 	log_warnx("%s: the worker ended holding \"%s\" (%s, %lld ms); %zu git "
-	    "lock files removed, %zu older ones kept", t->pt->conn->id, d->lock,
+	    "lock files removed, %zu kept", t->pt->conn->id, d->lock,
 	    d->purpose, (long long)d->held_ms, removed.n, kept.n);
 	for (i = 0; i < removed.n; i++)
 		log_info("%s: removed \"%s\"", t->pt->conn->id, removed.v[i]);
 	for (i = 0; i < kept.n; i++)
-		log_warnx("%s: \"%s\" predates its grant and was kept: see "
-		    "\"ktx-supervisor recover\"", t->pt->conn->id, kept.v[i]);
+		log_warnx("%s: \"%s\" is not provably its own and was kept: "
+		    "see \"ktx-supervisor recover\"", t->pt->conn->id,
+		    kept.v[i]);
 	ev = cJSON_CreateObject();
 	cJSON_AddStringToObject(ev, "event", "holder-died");
 	cJSON_AddStringToObject(ev, "lock", d->lock);
