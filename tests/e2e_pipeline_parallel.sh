@@ -25,13 +25,17 @@ worker_in() {
 in_phase() { [ -n "$(worker_in "$1" "$2")" ]; }
 
 # --- A link to a page a sibling lands before this source's refresh. ---
+# The linker's session starts from main without the page; the sibling lands
+# it while the linker's adapter waits.
 mkktx link
-mkfifo "$T/go-link"
-adapter lands <<'EOF'
+mkfifo "$T/go-lands" "$T/go-link"
+adapter lands <<EOF
 page landed-page 'Landed by the sibling.'
+wait_fifo "$T/go-lands"
 EOF
 adapter links <<EOF
 page linker 'See [[landed-page]] for the details.'
+touch "$T/links.started"
 wait_fifo "$T/go-link"
 EOF
 config <<EOF
@@ -40,6 +44,8 @@ $(cmdconn a_links dbt links)
 $(cmdconn b_lands notion lands)
 EOF
 bg_ingest -j 2
+wait_until 20 test -e "$T/links.started"
+post "$T/go-lands"
 check "link: the sibling lands while the linker's adapter waits" \
     wait_until 20 landed notion
 post "$T/go-link"
@@ -56,12 +62,14 @@ check "link: nothing left behind" no_leftovers
 
 # --- Two versions of one page: the second conflicts on its refresh. ---
 mkktx conflict
-mkfifo "$T/go-second"
-adapter first <<'EOF'
+mkfifo "$T/go-first" "$T/go-second"
+adapter first <<EOF
 page shared 'The first version.'
+wait_fifo "$T/go-first"
 EOF
 adapter second <<EOF
 page shared 'The second version.'
+touch "$T/second.started"
 wait_fifo "$T/go-second"
 EOF
 config <<EOF
@@ -70,6 +78,8 @@ $(cmdconn a_first dbt first)
 $(cmdconn b_second notion second)
 EOF
 bg_ingest -j 2
+wait_until 20 test -e "$T/second.started"
+post "$T/go-first"
 check "conflict: the first lands" wait_until 20 landed dbt
 post "$T/go-second"
 wait "$SUP"

@@ -499,10 +499,11 @@ target_exited(struct run *r, struct target *t, int wstatus)
 		proc_kill_group(t->adapter_pgid, SIGCONT);
 		t->adapter_pgid = 0;
 	}
+	settle(r, t, wstatus);
+	/* Its sentinel before the next holder of its lock is granted. */
+	target_left_session(r, t);
 	/* Dead for sure: what it held can be cleaned up and handed on. */
 	lockserv_gone(r, t);
-	settle(r, t, wstatus);
-	target_left_session(r, t);
 	r->nrunning--;
 	finish_target(r, t);
 }

@@ -40,6 +40,7 @@
 #include "adapters.h"
 #include "gates.h"
 #include "gitops.h"
+#include "lockclient.h"
 #include "log.h"
 #include "plan.h"
 #include "reconcile.h"
@@ -50,7 +51,6 @@
 #include "worker.h"
 
 #define STAGING_ROOT	".ktx/cache/local-ingest"
-#define REPO_LOCK	"config:repo"
 /* The longest failure detail a result carries; the trace has all of it. */
 #define DETAIL_MAX	(16 * 1024)
 /* Bytes copied at a time from the staging dir. */
@@ -81,6 +81,7 @@ struct pipeline {
 	struct strv		 raw_paths;	/* provenance, snapshot-relative */
 	const char		*phase;		/* the step running, for traces */
 
+	struct lock_request	 lock;
 	const char		*lock_purpose;	/* held, or NULL */
 	int64_t			 lock_held_at;
 
@@ -154,28 +155,53 @@ enter(struct pipeline *p, const char *phase, const char *message)
 }
 
 /*
- * The repo lock ("config:repo").  Every region that reads main to act on
- * it or moves it goes through these two: the session's base, the
- * refreshes, the final window and the session's removal.
+ * The repo lock (LOCK_REPO, served by the supervisor).  Every region that
+ * reads main to act on it or moves it goes through these two: the
+ * session's base, the refreshes, the final window and the session's
+ * removal.  A SIGTERM while waiting gives the wait up: the supervisor
+ * cancels it when our connection ends.
  */
 static int
 repo_lock(struct pipeline *p, const char *purpose)
 {
 	cJSON	*data;
+	char	*err = NULL;
 	int64_t	 start = now_monotonic_ms();
+	int	 rc;
 
 	data = cJSON_CreateObject();
-	cJSON_AddStringToObject(data, "lock", REPO_LOCK);
+	cJSON_AddStringToObject(data, "lock", LOCK_REPO);
 	cJSON_AddStringToObject(data, "purpose", purpose);
 	trace_event(&p->trace, TRACE_DEBUG, "lock", "repo_lock_wait_started", -1,
 	    data, NULL);
+	rc = lock_acquire(&p->w->conn, &p->lock, LOCK_REPO, purpose, &err);
+	while (rc == -1 && errno == EINTR && !worker_check(p->w)) {
+		free(err);
+		rc = lock_wait(&p->w->conn, &p->lock, &err);
+	}
+	if (rc == -1) {
+		if (errno == EPIPE)
+			p->w->gone = 1;
+		if (p->w->aborting || p->w->gone) {
+			trace_event(&p->trace, TRACE_ERROR, "lock",
+			    "repo_lock_wait_abandoned", now_monotonic_ms() - start,
+			    NULL, "aborted while waiting for the repository lock");
+			fail(p, "aborted", "aborted", "aborted by SIGTERM");
+		} else {
+			trace_event(&p->trace, TRACE_ERROR, "lock",
+			    "repo_lock_failed", now_monotonic_ms() - start, NULL,
+			    err);
+			fail(p, "failed", "crash", err);
+		}
+		free(err);
+		return -1;
+	}
 	p->lock_purpose = purpose;
 	p->lock_held_at = now_monotonic_ms();
 	data = cJSON_CreateObject();
-	cJSON_AddStringToObject(data, "lock", REPO_LOCK);
+	cJSON_AddStringToObject(data, "lock", LOCK_REPO);
 	cJSON_AddStringToObject(data, "purpose", purpose);
-	cJSON_AddNumberToObject(data, "waitedMs",
-	    (double)(p->lock_held_at - start));
+	cJSON_AddNumberToObject(data, "waitedMs", (double)p->lock.waited_ms);
 	trace_event(&p->trace, TRACE_INFO, "lock", "repo_lock_acquired",
 	    p->lock_held_at - start, data, NULL);
 	return 0;
@@ -185,15 +211,23 @@ static void
 repo_unlock(struct pipeline *p)
 {
 	cJSON	*data;
+	char	*err = NULL;
 	int64_t	 held = now_monotonic_ms() - p->lock_held_at;
 
+	/* Traced first: the next holder's grant may be traced at once. */
 	data = cJSON_CreateObject();
-	cJSON_AddStringToObject(data, "lock", REPO_LOCK);
+	cJSON_AddStringToObject(data, "lock", LOCK_REPO);
 	cJSON_AddStringToObject(data, "purpose", p->lock_purpose);
 	cJSON_AddNumberToObject(data, "heldMs", (double)held);
 	trace_event(&p->trace, TRACE_INFO, "lock", "repo_lock_released", held,
 	    data, NULL);
 	p->lock_purpose = NULL;
+	/* A release that cannot be sent ends with our connection. */
+	if (lock_release(&p->w->conn, &p->lock, &err) == -1) {
+		log_debug("release of the repository lock: %s", err);
+		free(err);
+		p->w->gone = 1;
+	}
 }
 
 /*
