@@ -98,6 +98,60 @@ START_TEST(test_write)
 }
 END_TEST
 
+START_TEST(test_update)
+{
+	struct strv	 paths = { 0 };
+	struct sentinel	 s = { 0 };
+	char		 tmpl[] = "/tmp/check-sentinel.XXXXXX", *cmd, *text;
+	char		*err = NULL, *path;
+	FILE		*f;
+	char		 buf[1024];
+	size_t		 n;
+
+	ck_assert_ptr_nonnull(mkdtemp(tmpl));
+	strv_push(&paths, "wiki/global/a.md");
+	s.outcome = "aborted";
+	s.at_ms = 1;
+	s.job_id = "job-4";
+	s.base_sha = "0123456789012345678901234567890123456789";
+	s.conflict_paths = &paths;
+	s.reason = "aborted by SIGTERM";
+	ck_assert_int_eq(sentinel_write(tmpl, &s, &err), 0);
+	ck_assert_int_eq(sentinel_update(tmpl, "timeout", "timed out after 1 s",
+	    &err), 0);
+	xasprintf(&path, "%s/.ktx-outcome", tmpl);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	s.outcome = "timeout";
+	s.reason = "timed out after 1 s";
+	text = sentinel_text(&s);
+	/* All but "at", which the update renews. */
+	ck_assert_str_eq(strstr(buf, "\"jobId\""), strstr(text, "\"jobId\""));
+	ck_assert_ptr_nonnull(strstr(buf, "\"outcome\": \"timeout\""));
+	free(text);
+	free(path);
+	xasprintf(&path, "%s/missing", tmpl);
+	ck_assert_int_eq(sentinel_update(path, "crash", NULL, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "cannot read"));
+	free(err);
+	free(path);
+	xasprintf(&path, "%s/.ktx-outcome", tmpl);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs("[1]", f);
+	fclose(f);
+	ck_assert_int_eq(sentinel_update(tmpl, "crash", NULL, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "is not a sentinel"));
+	free(err);
+	free(path);
+	strv_release(&paths);
+	xasprintf(&cmd, "rm -rf '%s'", tmpl);
+	ck_assert_int_eq(system(cmd), 0);
+	free(cmd);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -109,6 +163,7 @@ main(void)
 	tcase_add_test(tc, test_text_with_conflicts);
 	tcase_add_test(tc, test_text_without_conflicts);
 	tcase_add_test(tc, test_write);
+	tcase_add_test(tc, test_update);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

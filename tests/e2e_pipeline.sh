@@ -138,6 +138,11 @@ check "timeout: exit 1" [ $? -eq 1 ]
 check "timeout: status timeout" result s '.status == "timeout" and
     (.detail | startswith("adapter command timed out after 1 s"))'
 check "timeout: the sentinel says timeout" sentinel s '.outcome == "timeout"'
+ingest --timeout 1 --grace 2
+check "--timeout: status timeout" result s '.status == "timeout" and
+    .detail == "timed out after 1 s"'
+check "--timeout: the supervisor corrected the worker's sentinel" sentinel s '
+    .outcome == "timeout" and .reason == "timed out after 1 s"'
 
 # --- Secrets. ---
 mkktx secrets

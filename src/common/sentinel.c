@@ -12,6 +12,9 @@
 #include "sentinel.h"
 #include "util.h"
 
+/* The largest sentinel sentinel_update reads back. */
+#define SENTINEL_MAX_BYTES	(1024 * 1024)
+
 /* s as a JSON string, or null.  Caller frees. */
 static char *
 quoted(const char *s)
@@ -122,5 +125,96 @@ out:
 	free(text);
 	free(path);
 	free(tmp);
+	return rc;
+}
+
+/* The sentinel's bytes: a small file.  Caller frees. */
+static char *
+read_sentinel(const char *path, char **errmsg)
+{
+	char	*buf = NULL;
+	size_t	 len = 0, cap = 0;
+	ssize_t	 n;
+	int	 fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		xasprintf(errmsg, "cannot read \"%s\": %s", path,
+		    strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		if (len + 1 >= cap) {
+			cap = cap ? cap * 2 : 1024;
+			if (cap > SENTINEL_MAX_BYTES) {
+				xasprintf(errmsg, "\"%s\" is too large", path);
+				goto fail;
+			}
+			buf = xreallocarray(buf, cap, 1);
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			xasprintf(errmsg, "cannot read \"%s\": %s", path,
+			    strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	return buf;
+fail:
+	close(fd);
+	free(buf);
+	return NULL;
+}
+
+static const char *
+member_string(const cJSON *obj, const char *name)
+{
+	const cJSON	*v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int
+sentinel_update(const char *worktree, const char *outcome,
+    const char *reason, char **errmsg)
+{
+	struct sentinel	 s;
+	struct strv	 paths = { 0 };
+	const cJSON	*item;
+	cJSON		*doc = NULL;
+	char		*path, *text;
+	int		 rc = -1;
+
+	xasprintf(&path, "%s/%s", worktree, SENTINEL_FILE);
+	if ((text = read_sentinel(path, errmsg)) == NULL)
+		goto out;
+	doc = cJSON_Parse(text);
+	free(text);
+	if (!cJSON_IsObject(doc) || member_string(doc, "jobId") == NULL) {
+		xasprintf(errmsg, "\"%s\" is not a sentinel", path);
+		goto out;
+	}
+	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(doc,
+	    "conflictPaths"))
+		if (cJSON_IsString(item))
+			strv_push(&paths, item->valuestring);
+	memset(&s, 0, sizeof(s));
+	s.outcome = outcome;
+	s.at_ms = now_wall_ms();
+	s.job_id = member_string(doc, "jobId");
+	s.base_sha = member_string(doc, "baseSha");
+	s.conflict_paths = &paths;
+	s.reason = reason;
+	rc = sentinel_write(worktree, &s, errmsg);
+out:
+	cJSON_Delete(doc);
+	strv_release(&paths);
+	free(path);
 	return rc;
 }

@@ -47,4 +47,13 @@ char	*sentinel_text(const struct sentinel *);
 int	 sentinel_write(const char *worktree, const struct sentinel *,
 	    char **errmsg);
 
+/*
+ * Rewrite the sentinel in worktree with another outcome and reason (the
+ * supervisor knows better why it stopped a worker), its other members
+ * kept.  Returns 0, or -1 with *errmsg (caller frees) when it cannot be
+ * read, parsed or written.
+ */
+int	 sentinel_update(const char *worktree, const char *outcome,
+	    const char *reason, char **errmsg);
+
 #endif

@@ -123,7 +123,8 @@ int64_t		 run_clock(const struct run *);
 /*
  * A worker that ended without a result may have left its session
  * worktree: keep it for the operator with a sentinel (plain file work),
- * and put the cause in its trace (run.c).
+ * and put the cause in its trace.  One stopped for a timeout reports
+ * itself aborted: its sentinel gets the outcome timeout (run.c).
  */
 void		 target_left_session(struct run *, struct target *);
 

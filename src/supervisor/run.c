@@ -274,8 +274,17 @@ target_left_session(struct run *r, struct target *t)
 	cJSON				*data;
 	char				*path, *errmsg = NULL;
 
-	if (t->has_result)
+	if (t->has_result) {
+		/* Stopped for a timeout, it could only tell it was aborted. */
+		if (t->worktree != NULL && t->status == STATUS_TIMEOUT &&
+		    (t->stop == STOP_TIMEOUT || t->stop == STOP_LOCK_HOLD) &&
+		    sentinel_update(t->worktree, "timeout", t->detail,
+		    &errmsg) == -1) {
+			log_warnx("%s: %s", c->id, errmsg);
+			free(errmsg);
+		}
 		return;
+	}
 	if (trace_level_parse(getenv(TRACE_LEVEL_ENV), &level) == -1)
 		level = TRACE_DEBUG;
 	if (trace_open(&tr, r->project_dir, t->job_id, c->id,
@@ -302,7 +311,8 @@ target_left_session(struct run *r, struct target *t)
 	/* Whoever saw the death first (the lock server) may have written it. */
 	if (access(path, F_OK) == -1) {
 		memset(&s, 0, sizeof(s));
-		s.outcome = t->stop == STOP_TIMEOUT ? "timeout" :
+		s.outcome = t->stop == STOP_TIMEOUT ||
+		    t->stop == STOP_LOCK_HOLD ? "timeout" :
 		    t->stop == STOP_ABORT ? "aborted" : "crash";
 		s.at_ms = now_wall_ms();
 		s.job_id = t->job_id;
