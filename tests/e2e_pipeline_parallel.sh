@@ -199,6 +199,45 @@ killed_in_window 0 a
 killed_in_window 0.1 b
 killed_in_window 0.3 c
 
+# --- SIGTERM while one worker is in its final window and another waits. ---
+mkktx abort
+mkfifo "$T/go-waiter"
+adapter waiter <<EOF
+page waiter-page 'Waiting for the lock.'
+wait_fifo "$T/go-waiter"
+EOF
+config <<EOF
+connections:
+$(cmdconn big dbt big)
+$(cmdconn waiter notion waiter)
+EOF
+base=$(head_of)
+bg_ingest -j 2
+wait_until 60 in_phase big final
+post "$T/go-waiter"
+waiting() {
+	f=$(ls "$P"/.ktx/ingest-traces/*-waiter/trace.jsonl 2>/dev/null) &&
+	    jq -e -s 'any(.[]; .event == "repo_lock_wait_started" and
+	        .data.purpose == "before_reconciliation")' "$f" >/dev/null
+}
+check "abort: the waiter queues behind the final window" wait_until 20 waiting
+kill -TERM "$SUP"
+wait "$SUP"
+check "abort: the run ends by SIGTERM" [ $? -eq 143 ]
+check "abort: the waiter gave its wait up, aborted" result waiter '
+    .status == "aborted" and .commit == null'
+check "abort: the trace says so" has_event waiter '
+    .event == "repo_lock_wait_abandoned" and .level == "error"'
+check "abort: its sentinel says aborted" sentinel waiter '.outcome == "aborted"'
+check "abort: the final window ran to its end or stopped before the squash" sh -c "
+    jq -e --arg b '$base' --arg h \"\$(git -C '$P' rev-parse HEAD)\" '
+    .results[] | select(.connectionId == \"big\") |
+    (.status == \"done\" and .commit == \$h) or
+    (.status == \"aborted\" and \$h == \$b)' '$T/out' >/dev/null"
+check "abort: git fsck is clean, the checkout matches main" sh -c "
+    git -C '$P' fsck --no-progress --no-dangling &&
+    [ -z \"\$(git -C '$P' status --porcelain --untracked-files=no)\" ]"
+
 # --- A worker killed while its adapter runs: the supervisor keeps its session. ---
 mkktx deadworker
 adapter sleeper <<'EOF'
