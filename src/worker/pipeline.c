@@ -1137,6 +1137,8 @@ step_final(struct pipeline *p)
 	if (refresh(p, "before_final_squash") == -1)
 		goto out;
 	if (gitops_head(&p->wt, head, &err) == -1) {
+		trace_event(&p->trace, TRACE_ERROR, "final_gates",
+		    "session_head_failed", -1, NULL, err);
 		fail(p, "failed", "crash", err);
 		goto out;
 	}
