@@ -17,10 +17,11 @@ bg_ingest() {
 	SUP=$!
 }
 
-# worker_in CONN PHASE: the pid of CONN's worker while its title says PHASE.
+# worker_in CONN PHASE: the pid of CONN's worker, a child of $SUP (other
+# runs may have workers of the same name), while its title says PHASE.
 worker_in() {
-	ps -eo pid=,args= | awk -v c="$1" -v p="$2" \
-	    '$2 == "ktx-worker:" && $3 == c && $4 == p { print $1; exit }'
+	ps -eo pid=,ppid=,args= | awk -v s="$SUP" -v c="$1" -v p="$2" \
+	    '$2 == s && $3 == "ktx-worker:" && $4 == c && $5 == p { print $1; exit }'
 }
 in_phase() { [ -n "$(worker_in "$1" "$2")" ]; }
 

@@ -135,10 +135,15 @@ step_failed(struct pipeline *p, const struct trace_span *sp,
 	return -1;
 }
 
-/* SIGTERM or the supervisor's hang-up since the last look: stop here. */
+/*
+ * SIGTERM or the supervisor's hang-up since the last look: stop here.
+ * Once the target failed or stopped, it stays stopped.
+ */
 static int
 stopped(struct pipeline *p)
 {
+	if (p->out->status != NULL)
+		return 1;
 	if (!worker_check(p->w))
 		return 0;
 	trace_event(&p->trace, TRACE_ERROR, p->phase, "ingest_aborted", -1,
@@ -1132,6 +1137,8 @@ step_final(struct pipeline *p)
 	if (refresh(p, "before_final_squash") == -1)
 		goto out;
 	if (gitops_head(&p->wt, head, &err) == -1) {
+		trace_event(&p->trace, TRACE_ERROR, "final_gates",
+		    "session_head_failed", -1, NULL, err);
 		fail(p, "failed", "crash", err);
 		goto out;
 	}
