@@ -523,8 +523,10 @@ step_session(struct pipeline *p)
 	int			 rc;
 
 	enter(p, "session", "creating the session worktree");
+	data = cJSON_CreateObject();
+	cJSON_AddStringToObject(data, "jobId", p->a->job_id);
 	trace_begin(&p->trace, &sp, "worktree", "session_worktree_created",
-	    NULL);
+	    data);
 	if (repo_lock(p, "session") == -1)
 		return -1;
 	rc = gitops_open_project(&p->project, p->a->project_dir, &p->author, 0,
@@ -798,7 +800,11 @@ run_adapter_command(struct pipeline *p)
 	memset(&res, 0, sizeof(res));
 	res.exit_code = -1;
 	enter(p, "stage", "running the adapter command");
-	trace_begin(&p->trace, &sp, "adapter", "adapter_command", NULL);
+	data = cJSON_CreateObject();
+	cJSON_AddItemToObject(data, "command",
+	    string_array(&p->conn->adapter_command));
+	cJSON_AddNumberToObject(data, "timeout", p->conn->adapter_timeout);
+	trace_begin(&p->trace, &sp, "adapter", "adapter_command", data);
 	if (mkpath(p->staging_dir, 0755) == -1) {
 		xasprintf(&err, "cannot create \"%s\": %s", p->staging_dir,
 		    strerror(errno));
@@ -1023,7 +1029,12 @@ run_gates(struct pipeline *p, const char *session_head)
 	int			 rc = -1;
 
 	memset(&changes, 0, sizeof(changes));
-	trace_begin(&p->trace, &sp, "final_gates", "final_artifact_gates", NULL);
+	data = cJSON_CreateObject();
+	cJSON_AddStringToObject(data, "rootHead", p->root_head);
+	cJSON_AddStringToObject(data, "sessionHead", session_head);
+	cJSON_AddStringToObject(data, "snapshot", p->snapshot_dir);
+	cJSON_AddNumberToObject(data, "rawPaths", p->raw_paths.n);
+	trace_begin(&p->trace, &sp, "final_gates", "final_artifact_gates", data);
 	if (gitops_diff(&p->wt, p->root_head, session_head, &changes,
 	    &err) == -1) {
 		step_failed(p, &sp, err);
