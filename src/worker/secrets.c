@@ -180,26 +180,40 @@ secrets_resolve(struct ktx_connection *c, const char *relative_to,
 	return 0;
 }
 
-char *
-secrets_redact(const struct secrets *s, const char *text)
+/* The length of the longest value that text starts with, 0 for none. */
+static size_t
+value_at(const struct secrets *s, const char *text)
 {
-	char	*out = xstrdup(text), *hit, *next;
-	size_t	 i, vlen, from;
+	size_t	i, vlen, best = 0;
 
 	for (i = 0; i < s->values.n; i++) {
 		vlen = strlen(s->values.v[i]);
-		from = 0;
-		while (vlen > 0 &&
-		    (hit = strstr(out + from, s->values.v[i])) != NULL) {
-			from = hit - out;
-			xasprintf(&next, "%.*s%s%s", (int)from, out, REDACTED,
-			    hit + vlen);
-			free(out);
-			out = next;
-			/* Past the mark: a value inside "(secret)" is done. */
-			from += strlen(REDACTED);
-		}
+		if (vlen > best && strncmp(text, s->values.v[i], vlen) == 0)
+			best = vlen;
 	}
+	return best;
+}
+
+char *
+secrets_redact(const struct secrets *s, const char *text)
+{
+	const char	*p;
+	char		*out, *o;
+	size_t		 n, marks = 0, mark = strlen(REDACTED);
+
+	/* One pass: a mark is never searched again for another value. */
+	for (p = text; *p != '\0'; p += n > 0 ? n : 1)
+		marks += (n = value_at(s, p)) > 0;
+	o = out = xmalloc(strlen(text) + marks * mark + 1);
+	for (p = text; *p != '\0';) {
+		if ((n = value_at(s, p)) > 0) {
+			memcpy(o, REDACTED, mark);
+			o += mark;
+			p += n;
+		} else
+			*o++ = *p++;
+	}
+	*o = '\0';
 	return out;
 }
 
