@@ -265,8 +265,6 @@ START_TEST(test_unmerged_and_special_entries)
 	    "2>&1", repo), 0);
 	ck_assert_int_eq(gitindex_load(&ix, ipath, NULL), 0);
 	ck_assert_int_eq(ix.unmerged, 1);
-	ck_assert_int_eq(gitindex_has_stages(&ix, "a.txt"), 1);
-	ck_assert_int_eq(gitindex_has_stages(&ix, "dir/b.txt"), 0);
 	ck_assert_int_eq(gitindex_get(&ix, "a.txt", &e), 0);
 	gitindex_unmerged(&ix, &um);
 	ck_assert_uint_eq(um.n, 1);

@@ -452,6 +452,15 @@ START_TEST(test_session_add_remove_and_branch)
 
 	new_project(&r, proj);
 	ck_assert_int_eq(gitops_head(&r, hex, &err), 0);
+	{
+		char main_hex[GITOPS_HEXSZ + 1];
+
+		ck_assert_int_eq(gitops_resolve(&r, "main", main_hex, &err), 0);
+		ck_assert_str_eq(main_hex, hex);
+		ck_assert_int_eq(gitops_resolve(&r, "nope", main_hex, &err),
+		    -1);
+		ck_assert_ptr_nonnull(strstr(err, "unknown revision \"nope\""));
+	}
 	ck_assert_msg(gitops_session_create(&r, "alpha", hex, &s, &err) == 0,
 	    "%s", err);
 	ck_assert_str_eq(s.key, "alpha");
@@ -497,6 +506,7 @@ START_TEST(test_session_add_remove_and_branch)
 	/* Removing again is fine: both are already gone. */
 	ck_assert_int_eq(gitops_session_remove(&r, s.path, s.branch, &err), 0);
 	free(want);
+	free(err);
 	gitops_session_release(&s);
 	gitops_repo_release(&r);
 }

@@ -286,24 +286,6 @@ gitindex_get(const struct gitindex *ix, const char *path,
 	return 1;
 }
 
-int
-gitindex_has_stages(const struct gitindex *ix, const char *path)
-{
-	struct raw	e;
-	size_t		len = strlen(path), i;
-
-	if (!ix->unmerged)
-		return 0;
-	for (i = lower_bound(ix, path, len); i < ix->n; i++) {
-		entry_at(ix, i, &e);
-		if (name_cmp(e.name, e.namelen, path, len) != 0)
-			break;
-		if (FLAG_STAGE(e.flags) != 0)
-			return 1;
-	}
-	return 0;
-}
-
 void
 gitindex_unmerged(const struct gitindex *ix, struct strv *out)
 {

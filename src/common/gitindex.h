@@ -63,9 +63,6 @@ void	 gitindex_release(struct gitindex *);
 int	 gitindex_get(const struct gitindex *, const char *path,
 	    struct gitindex_entry *e);
 
-/* Whether path has entries of stage 1 to 3. */
-int	 gitindex_has_stages(const struct gitindex *, const char *path);
-
 /* The paths with staged entries (unmerged), sorted, appended to out. */
 void	 gitindex_unmerged(const struct gitindex *, struct strv *out);
 

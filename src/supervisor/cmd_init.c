@@ -280,10 +280,10 @@ cmd_init(struct cmd_context *ctx, int argc, char **argv)
 	enum gitops_ownership own;
 	char		*msg, *errmsg = NULL, hex[GITOPS_HEXSZ + 1];
 	size_t		 i;
-	int		 did = 0, created, a, libgit2 = 0, status = EXIT_FAILURE;
+	int		 did = 0, created, a, libgit2 = 0, status;
 
 	if ((status = parse_args(argc, argv)) != -1)
-		return status;
+		goto out;
 	status = EXIT_FAILURE;
 
 	/* Refuse before anything is written. */
@@ -292,11 +292,12 @@ cmd_init(struct cmd_context *ctx, int argc, char **argv)
 		msg = gitops_ownership_error(dir, own);
 		cmd_errorx("%s", msg);
 		free(msg);
-		return EXIT_USAGE;
+		status = EXIT_USAGE;
+		goto out;
 	}
 	if (mkdirs(dir) == -1) {
 		cmd_errorx("cannot create \"%s\": %s", dir, strerror(errno));
-		return EXIT_FAILURE;
+		goto out;
 	}
 
 	/* ktx.yaml first: it is what makes the repository ours. */
@@ -358,9 +359,11 @@ cmd_init(struct cmd_context *ctx, int argc, char **argv)
 	    (did & GITOPS_DID_BOOTSTRAP) == 0)
 		printf("ktx project in %s is already initialized\n", dir);
 	else {
-		printf("Completed ktx project in %s", dir);
+		printf("Completed ktx project in %s:", dir);
+		if (did & GITOPS_DID_BOOTSTRAP)
+			printf(" made the first commit%s", added.n ? ";" : "");
 		for (i = 0; i < added.n; i++)
-			printf("%s%s", i == 0 ? ": added " : ", ", added.v[i]);
+			printf("%s%s", i == 0 ? " added " : ", ", added.v[i]);
 		putchar('\n');
 	}
 	status = EXIT_ALL_DONE;
