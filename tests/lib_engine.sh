@@ -8,9 +8,6 @@
 ADAPTER=$T/adapter.sh
 cat >"$ADAPTER" <<'EOF'
 log=$1; mode=$2; shift 2
-# between A X B: A <= X <= B.
-between() { fle "$1" "$2" && fle "$2" "$3"; }
-
 now() { date +%s.%N; }
 pgid=$(awk '{ print $5 }' /proc/$$/stat)
 echo "start $KTX_CONNECTION_ID $(now) $$ $pgid $PPID" >>"$log"
