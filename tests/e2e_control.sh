@@ -64,13 +64,15 @@ check "status offline: says nothing runs" grep -q "^no ktx-supervisor is running
 check "status offline: the last run" grep -q '^  c  *done ' "$T/st"
 check "status offline: the git lock file left" \
     grep -q '^left behind: git lock file .git/index.lock$' "$T/st"
-check "status offline: the worktree left" \
-    grep -q '^left behind: session worktree .ktx/worktrees/session-x$' "$T/st"
+check "status offline: the worktree left, a crash without sentinel" \
+    grep -q '^left behind: session worktree .ktx/worktrees/session-x: crash (no sentinel)$' "$T/st"
 sup -C "$P" status --json >"$T/st.json"
 check "status offline --json" jq_ok '
     .running == false and (.record | startswith(".ktx/runs/")) and
     (.lastRun.results | length) == 4 and
-    .leftovers == {"worktrees": [".ktx/worktrees/session-x"], "gitLocks": [".git/index.lock"]}' "$T/st.json"
+    .leftovers == {"worktrees": [".ktx/worktrees/session-x"],
+      "sessions": [{"path": ".ktx/worktrees/session-x", "outcome": "crash", "reason": null}],
+      "gitLocks": [".git/index.lock"]}' "$T/st.json"
 check "status offline: the lock file is still there" [ -e "$P/.git/index.lock" ]
 for verb in pause resume drain abort; do
 	sup -C "$P" "$verb" >/dev/null 2>"$T/e"

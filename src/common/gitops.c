@@ -16,7 +16,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,26 +164,6 @@ mkdir_p(const char *path)
 	}
 	free(p);
 	return rc;
-}
-
-static int
-rmtree_entry(const char *path, const struct stat *sb, int type,
-    struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	if (type == FTW_DP)
-		return rmdir(path);
-	return unlink(path);
-}
-
-/* rm -rf, not following symlinks. */
-static int
-rmtree(const char *path)
-{
-	if (!path_exists(path))
-		return 0;
-	return nftw(path, rmtree_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Initialisation. */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -215,6 +216,81 @@ sentinel_update(const char *worktree, const char *outcome,
 out:
 	cJSON_Delete(doc);
 	strv_release(&paths);
+	free(path);
+	return rc;
+}
+
+void
+sentinel_info_release(struct sentinel_info *si)
+{
+	free(si->outcome);
+	free(si->job_id);
+	free(si->base_sha);
+	strv_release(&si->conflict_paths);
+	free(si->reason);
+	memset(si, 0, sizeof(*si));
+}
+
+static char *
+member_dup(const cJSON *obj, const char *name)
+{
+	const char	*s = member_string(obj, name);
+
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+/* "2024-05-31T12:00:00.000Z" as wall-clock milliseconds, -1 if not that. */
+static int64_t
+parse_iso_ms(const char *s)
+{
+	struct tm	tm;
+	int		ms, n = 0;
+
+	memset(&tm, 0, sizeof(tm));
+	if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n",
+	    &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+	    &tm.tm_sec, &ms, &n) != 7 || n == 0 || s[n] != '\0')
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+int
+sentinel_load(const char *worktree, struct sentinel_info *si, char **errmsg)
+{
+	const cJSON	*item;
+	cJSON		*doc = NULL;
+	char		*path, *text;
+	int		 rc = -1;
+
+	memset(si, 0, sizeof(*si));
+	si->at_ms = -1;
+	xasprintf(&path, "%s/%s", worktree, SENTINEL_FILE);
+	if (access(path, F_OK) == -1 && errno == ENOENT) {
+		rc = 1;
+		goto out;
+	}
+	if ((text = read_sentinel(path, errmsg)) == NULL)
+		goto out;
+	doc = cJSON_Parse(text);
+	free(text);
+	if (!cJSON_IsObject(doc) || member_string(doc, "jobId") == NULL) {
+		xasprintf(errmsg, "\"%s\" is not a sentinel", path);
+		goto out;
+	}
+	si->outcome = member_dup(doc, "outcome");
+	si->at_ms = parse_iso_ms(member_string(doc, "at"));
+	si->job_id = member_dup(doc, "jobId");
+	si->base_sha = member_dup(doc, "baseSha");
+	si->reason = member_dup(doc, "reason");
+	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(doc,
+	    "conflictPaths"))
+		if (cJSON_IsString(item))
+			strv_push(&si->conflict_paths, item->valuestring);
+	rc = 0;
+out:
+	cJSON_Delete(doc);
 	free(path);
 	return rc;
 }

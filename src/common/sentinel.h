@@ -56,4 +56,23 @@ int	 sentinel_write(const char *worktree, const struct sentinel *,
 int	 sentinel_update(const char *worktree, const char *outcome,
 	    const char *reason, char **errmsg);
 
+/* A sentinel read back.  Safe to release when zeroed. */
+struct sentinel_info {
+	char		*outcome;	/* NULL when not a string */
+	int64_t		 at_ms;		/* -1 when "at" is not a time */
+	char		*job_id;
+	char		*base_sha;	/* or NULL */
+	struct strv	 conflict_paths;
+	char		*reason;	/* or NULL */
+};
+void	 sentinel_info_release(struct sentinel_info *);
+
+/*
+ * Read <worktree>/.ktx-outcome.  Returns 0 with its members, 1 when there
+ * is none, -1 with *errmsg (caller frees) when it cannot be read or is
+ * not a sentinel.
+ */
+int	 sentinel_load(const char *worktree, struct sentinel_info *,
+	    char **errmsg);
+
 #endif

@@ -3,11 +3,13 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -217,4 +219,25 @@ out:
 	free(copy);
 	errno = saved;
 	return rc;
+}
+
+static int
+rmtree_entry(const char *path, const struct stat *sb, int type,
+    struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if (type == FTW_DP)
+		return rmdir(path);
+	return unlink(path);
+}
+
+int
+rmtree(const char *path)
+{
+	struct stat	sb;
+
+	if (lstat(path, &sb) == -1)
+		return errno == ENOENT ? 0 : -1;
+	return nftw(path, rmtree_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

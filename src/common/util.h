@@ -48,4 +48,10 @@ const char *iso_time_ms(int64_t wall_ms, char buf[ISO_TIME_MAX]);
  */
 int	 mkpath(const char *path, mode_t mode);
 
+/*
+ * rm -rf path, not following symbolic links.  Returns 0 (also when it
+ * does not exist), -1 with errno.
+ */
+int	 rmtree(const char *path);
+
 #endif

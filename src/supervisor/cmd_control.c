@@ -24,6 +24,7 @@
 #include "engine.h"
 #include "lockd.h"
 #include "proto.h"
+#include "sentinel.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -233,6 +234,65 @@ strv_json(const struct strv *sv)
 	return arr;
 }
 
+/*
+ * The outcome a kept session worktree's sentinel gives: the sentinel's,
+ * "crash" without one (its worker died before it wrote one), NULL when it
+ * cannot be read (*si then empty).  rel is relative to the project.
+ */
+static const char *
+worktree_outcome(const char *project_dir, const char *rel,
+    struct sentinel_info *si)
+{
+	char	*path, *errmsg = NULL;
+	int	 rc;
+
+	xasprintf(&path, "%s/%s", project_dir, rel);
+	rc = sentinel_load(path, si, &errmsg);
+	free(errmsg);
+	free(path);
+	return rc == 1 ? "crash" : rc == 0 ? si->outcome : NULL;
+}
+
+static void
+print_worktree(const char *project_dir, const char *rel)
+{
+	struct sentinel_info	 si;
+	const char		*outcome;
+
+	outcome = worktree_outcome(project_dir, rel, &si);
+	printf("left behind: session worktree %s: %s", rel, outcome != NULL ?
+	    outcome : "unreadable sentinel");
+	if (si.reason != NULL)
+		printf(" (%.*s)", (int)strcspn(si.reason, "\n"), si.reason);
+	else if (outcome != NULL && si.job_id == NULL)
+		printf(" (no sentinel)");
+	putchar('\n');
+	sentinel_info_release(&si);
+}
+
+/* [{path, outcome, reason}] of the session worktrees. */
+static cJSON *
+sessions_json(const char *project_dir, const struct strv *worktrees)
+{
+	struct sentinel_info	 si;
+	const char		*outcome;
+	cJSON			*arr = cJSON_CreateArray(), *obj;
+	size_t			 i;
+
+	for (i = 0; i < worktrees->n; i++) {
+		outcome = worktree_outcome(project_dir, worktrees->v[i], &si);
+		obj = cJSON_CreateObject();
+		cJSON_AddStringToObject(obj, "path", worktrees->v[i]);
+		cJSON_AddItemToObject(obj, "outcome", outcome != NULL ?
+		    cJSON_CreateString(outcome) : cJSON_CreateNull());
+		cJSON_AddItemToObject(obj, "reason", si.reason != NULL ?
+		    cJSON_CreateString(si.reason) : cJSON_CreateNull());
+		cJSON_AddItemToArray(arr, obj);
+		sentinel_info_release(&si);
+	}
+	return arr;
+}
+
 /* No supervisor runs: the last run and what is left behind. */
 static int
 status_offline(const struct cmd_context *ctx, int json)
@@ -281,6 +341,8 @@ status_offline(const struct cmd_context *ctx, int json)
 		    cJSON_CreateNull());
 		left = cJSON_AddObjectToObject(doc, "leftovers");
 		cJSON_AddItemToObject(left, "worktrees", strv_json(&worktrees));
+		cJSON_AddItemToObject(left, "sessions",
+		    sessions_json(ctx->project_dir, &worktrees));
 		cJSON_AddItemToObject(left, "gitLocks", strv_json(&locks));
 		text = cJSON_Print(doc);
 		printf("%s\n", text);
@@ -295,8 +357,7 @@ status_offline(const struct cmd_context *ctx, int json)
 		else if (name == NULL)
 			printf("no run is recorded in .ktx/runs\n");
 		for (i = 0; i < worktrees.n; i++)
-			printf("left behind: session worktree %s\n",
-			    worktrees.v[i]);
+			print_worktree(ctx->project_dir, worktrees.v[i]);
 		for (i = 0; i < locks.n; i++)
 			printf("left behind: git lock file %s\n", locks.v[i]);
 		if (worktrees.n + locks.n > 0)

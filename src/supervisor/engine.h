@@ -209,5 +209,13 @@ char		*render_retry_command(const struct run *, const struct target *);
 int		 pidfile_acquire(const char *project_dir, pid_t *holder,
 		    char **errmsg);
 void		 pidfile_release(int fd);
+/*
+ * Whether a supervisor holds the pidfile: 1 (*pid: the pid it wrote, 0
+ * if none yet), 0 when none does (*pid: a pid a dead one left, 0 if
+ * none), -1 with *errmsg (caller frees).  It tries a shared lock for an
+ * instant: a supervisor starting in that instant finds the project busy.
+ */
+int		 pidfile_probe(const char *project_dir, pid_t *pid,
+		    char **errmsg);
 
 #endif

@@ -43,6 +43,8 @@ static const struct {
 	{ "drain", cmd_drain,
 	    "start nothing new, finish what runs (as SIGHUP)" },
 	{ "abort", cmd_abort, "stop the running ingest (as SIGTERM)" },
+	{ "recover", cmd_recover,
+	    "list or remove what crashed and failed runs left" },
 };
 
 void

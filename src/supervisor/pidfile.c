@@ -106,3 +106,34 @@ pidfile_release(int fd)
 		log_warn("truncate the pidfile");
 	close(fd);
 }
+
+int
+pidfile_probe(const char *project_dir, pid_t *pid, char **errmsg)
+{
+	char	*path;
+	int	 fd, rc = -1;
+
+	*errmsg = NULL;
+	*pid = 0;
+	xasprintf(&path, "%s/.ktx/run/supervisor.pid", project_dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		if (errno == ENOENT)
+			rc = 0;
+		else
+			xasprintf(errmsg, "cannot open \"%s\": %s", path,
+			    strerror(errno));
+		goto out;
+	}
+	*pid = read_pid(fd);
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+		rc = 0;
+	else if (errno == EWOULDBLOCK)
+		rc = 1;
+	else
+		xasprintf(errmsg, "cannot lock \"%s\": %s", path,
+		    strerror(errno));
+	close(fd);
+out:
+	free(path);
+	return rc;
+}

@@ -8,6 +8,7 @@
 #define EXIT_ALL_DONE		0
 #define EXIT_TARGET_FAILED	1
 #define EXIT_USAGE		2
+#define EXIT_LEFTOVERS		3	/* recover: leftovers remain */
 #define EXIT_BUSY		75
 
 /* The project a command works on, resolved from -C, KTX_PROJECT_DIR, ... */
@@ -57,5 +58,7 @@ int	cmd_pause(struct cmd_context *, int argc, char **argv);
 int	cmd_resume(struct cmd_context *, int argc, char **argv);
 int	cmd_drain(struct cmd_context *, int argc, char **argv);
 int	cmd_abort(struct cmd_context *, int argc, char **argv);
+/* cmd_recover.c: what crashed or failed runs left, and clearing it. */
+int	cmd_recover(struct cmd_context *, int argc, char **argv);
 
 #endif

@@ -368,20 +368,10 @@ list_files(const char *dir, struct strv *files, char **errmsg)
 	return 0;
 }
 
-static int
-remove_one(const char *path, const struct stat *st, int type,
-    struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return (type == FTW_DP ? rmdir(path) : unlink(path)) == -1 ? -1 : 0;
-}
-
 static void
 remove_tree(const char *dir)
 {
-	if (nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) == -1 &&
-	    errno != ENOENT)
+	if (rmtree(dir) == -1)
 		log_warn("cannot remove \"%s\"", dir);
 }
 
