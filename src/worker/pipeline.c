@@ -566,6 +566,24 @@ trace_source_events(struct pipeline *p, const struct source_result *res,
 	}
 }
 
+/* Nothing changed since snapshot used: it stands for this run's. */
+static void
+reuse_snapshot(struct pipeline *p, const char *used)
+{
+	cJSON	*data;
+
+	free(p->sync_id);
+	p->sync_id = xstrdup(used);
+	trace_set_sync_id(&p->trace, used);
+	free(p->snapshot_dir);
+	xasprintf(&p->snapshot_dir, "raw-sources/%s/%s/%s", p->conn->id,
+	    p->source_key, used);
+	data = cJSON_CreateObject();
+	cJSON_AddStringToObject(data, "syncId", used);
+	trace_event(&p->trace, TRACE_INFO, "stage_raw_files",
+	    "snapshot_reused", -1, data, NULL);
+}
+
 /* A built-in source adapter: stage, commit the snapshot, project. */
 static int
 run_source_adapter(struct pipeline *p, const struct source_adapter *ad)
@@ -574,7 +592,7 @@ run_source_adapter(struct pipeline *p, const struct source_adapter *ad)
 	struct source_result	 res;
 	struct trace_span	 sp;
 	cJSON			*data, *skip;
-	char			*err = NULL, *detail;
+	char			*err = NULL, *detail, *used;
 	size_t			 i, nevents = 0, written = 0;
 	int			 created, rc = -1;
 
@@ -589,11 +607,19 @@ run_source_adapter(struct pipeline *p, const struct source_adapter *ad)
 
 	enter(p, "stage", "staging the input");
 	trace_begin(&p->trace, &sp, "stage_raw_files", "stage_raw_files", NULL);
+	used = NULL;
 	if (ad->stage(&job, &res, &err) == -1 ||
-	    commit_snapshot(p, &res.staged, &err) == -1) {
+	    ((used = source_snapshot_reusable(&job, p->source_key,
+	    &res.staged)) == NULL &&
+	    commit_snapshot(p, &res.staged, &err) == -1)) {
 		trace_source_events(p, &res, &nevents);
 		step_failed(p, &sp, err);
 		goto out;
+	}
+	if (used != NULL) {
+		reuse_snapshot(p, used);
+		job.sync_id = p->sync_id;
+		free(used);
 	}
 	trace_source_events(p, &res, &nevents);
 	data = cJSON_CreateObject();
@@ -679,19 +705,8 @@ run_database_scan(struct pipeline *p)
 		trace_event(&p->trace, TRACE_INFO, "stage_raw_files",
 		    "scan_warning", -1, data, NULL);
 	}
-	if (strcmp(used, p->sync_id) != 0) {
-		/* Nothing changed since that snapshot: it stands for this one. */
-		free(p->sync_id);
-		p->sync_id = xstrdup(used);
-		trace_set_sync_id(&p->trace, used);
-		free(p->snapshot_dir);
-		xasprintf(&p->snapshot_dir, "raw-sources/%s/%s/%s", p->conn->id,
-		    p->source_key, used);
-		data = cJSON_CreateObject();
-		cJSON_AddStringToObject(data, "syncId", used);
-		trace_event(&p->trace, TRACE_INFO, "stage_raw_files",
-		    "snapshot_reused", -1, data, NULL);
-	}
+	if (strcmp(used, p->sync_id) != 0)
+		reuse_snapshot(p, used);
 	xasprintf(&dir, "%s/%s", p->session.path, p->snapshot_dir);
 	rc = list_files(dir, &files, &err);
 	free(dir);
@@ -1110,8 +1125,10 @@ squash(struct pipeline *p, const char *session_head)
 		p->out->commit = xstrdup(sq.commit);
 		cJSON_AddStringToObject(data, "commit", sq.commit);
 		cJSON_AddStringToObject(data, "message", msg);
-	} else
+	} else {
 		cJSON_AddNullToObject(data, "commit");
+		cJSON_AddStringToObject(data, "message", "no changes");
+	}
 	trace_end(&p->trace, &sp, data);
 	rc = 0;
 out:

@@ -807,6 +807,89 @@ source_snapshot_list(const struct source_job *job, struct strv *files,
 	return 0;
 }
 
+/* Whether the regular files a and b hold the same bytes. */
+static int
+same_file(const char *a, const char *b)
+{
+	struct stat	 sa, sb;
+	char		 ba[65536], bb[65536];
+	ssize_t		 na, nb;
+	int		 fa, fb = -1, same = 0;
+
+	if ((fa = open(a, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1 ||
+	    (fb = open(b, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1 ||
+	    fstat(fa, &sa) == -1 || fstat(fb, &sb) == -1 ||
+	    !S_ISREG(sa.st_mode) || !S_ISREG(sb.st_mode) ||
+	    sa.st_size != sb.st_size)
+		goto out;
+	for (;;) {
+		na = read(fa, ba, sizeof(ba));
+		nb = na > 0 ? read(fb, bb, (size_t)na) : 0;
+		if (na < 0 || nb != na || memcmp(ba, bb, (size_t)na) != 0)
+			goto out;
+		if (na == 0)
+			break;
+	}
+	same = 1;
+out:
+	if (fa != -1)
+		close(fa);
+	if (fb != -1)
+		close(fb);
+	return same;
+}
+
+char *
+source_snapshot_reusable(const struct source_job *job,
+    const char *source_key, const struct strv *staged)
+{
+	struct dirent	**ents = NULL;
+	struct strv	  files = { 0 };
+	char		 *base, *dir = NULL, *latest = NULL, *err = NULL;
+	char		 *a, *b;
+	size_t		  i;
+	int		  j, n, same;
+
+	xasprintf(&base, "%s/raw-sources/%s/%s", job->worktree,
+	    job->conn->id, source_key);
+	if ((n = scandir(base, &ents, NULL, name_cmp)) == -1) {
+		free(base);
+		return NULL;
+	}
+	for (j = n - 1; j >= 0 && latest == NULL; j--)
+		if (ents[j]->d_name[0] != '.')
+			latest = xstrdup(ents[j]->d_name);
+	for (j = 0; j < n; j++)
+		free(ents[j]);
+	free(ents);
+	if (latest == NULL)
+		goto out;
+	xasprintf(&dir, "%s/%s", base, latest);
+	same = snap_walk(dir, "", 0, &files, &err) == 0 &&
+	    files.n == staged->n;
+	strv_sort(&files);
+	for (i = 0; same && i < files.n; i++) {
+		same = strcmp(files.v[i], staged->v[i]) == 0;
+		if (!same)
+			break;
+		xasprintf(&a, "%s/%s", dir, files.v[i]);
+		xasprintf(&b, "%s/%s", job->staging_dir, staged->v[i]);
+		same = same_file(a, b);
+		free(a);
+		free(b);
+	}
+	if (!same) {
+		free(latest);
+		latest = NULL;
+	}
+out:
+	strv_release(&files);
+	free(err);
+	free(dir);
+	free(base);
+	return latest;
+}
+
 int
 source_snapshot_text(const struct source_job *job, const char *rel,
     size_t max, char **bufp, size_t *lenp, char **errmsg)

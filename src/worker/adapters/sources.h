@@ -195,6 +195,14 @@ int	 source_stage_file(const struct source_job *,
 int	 source_staging_prepare(const struct source_job *, char **errmsg);
 /* Sort res->staged (the order the adapters staged in need not be). */
 void	 source_staged_sort(struct source_result *);
+/*
+ * The newest snapshot in the worktree's raw-sources/<conn>/<source_key>/,
+ * when it holds exactly the staged files (sorted) with the same bytes: its
+ * syncId, which then stands for this run's, so that unchanged input lands
+ * no commit.  NULL otherwise.  Caller frees.
+ */
+char	*source_snapshot_reusable(const struct source_job *,
+	    const char *source_key, const struct strv *staged);
 
 /*
  * Read a file of at most max bytes that must be UTF-8 text without NUL
