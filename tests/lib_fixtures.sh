@@ -47,7 +47,7 @@ sl_refs_of() {
 # pages_of PREFIX: the page keys on main that start with PREFIX-.
 pages_of() {
 	git -C "$P" ls-tree --name-only HEAD wiki/global/ |
-	    sed -n "s|^wiki/global/\($1-.*\)\.md\$|\1|p"
+	    sed -n "s|^wiki/global/\($1-.*\)\.md\$|\1|p" | sort
 }
 
 # same NAME EXPECTED ACTUAL: equal, or say how they differ.
