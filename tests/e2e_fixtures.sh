@@ -13,7 +13,7 @@
 . "$KTX_TOP_SRCDIR/tests/lib_pipeline.sh"
 . "$KTX_TOP_SRCDIR/tests/lib_fixtures.sh"
 
-CONNS="wh blendle dbt mb4 mb5 shoppy templates"
+CONNS="wh blendle dbt mb4 mb5 notes shoppy templates"
 
 # project NAME: a fresh project $T/NAME with every fixture under in/ and
 # the warehouse in/warehouse.sqlite; sets P.
@@ -25,6 +25,14 @@ project() {
 	fx_copy metabase/shoppy-serialization "$P/in/shoppy"
 	fx_copy notion-export/blendle-handbook "$P/in/blendle"
 	fx_notion_zip "$P/in/templates" || exit 1
+	# A hand-made page that names tables of the warehouse.
+	mkdir -p "$P/in/notes"
+	cat >"$P/in/notes/Order stats 0123456789abcdef0123456789abcdef.md" <<'EOF'
+# Order stats
+
+Read `py_order_stats`, built from `main.raw_orders`; `main_marts.orders`
+is not in this warehouse, and orders in prose are not looked up.
+EOF
 	catalog2sql sqlite "$P/in/dbt/target/catalog.json" |
 	    sqlite3 -bail "$P/in/warehouse.sqlite" || exit 1
 	config <<EOF
@@ -51,6 +59,9 @@ connections:
   templates:
     driver: notion
     source_dir: in/templates
+  notes:
+    driver: notion
+    source_dir: in/notes
 ingest:
   sources:
     maxConcurrency: 3
@@ -198,6 +209,31 @@ check "templates: Home's links to four databases not exported are plain text" ha
 check "templates: two pages titled Today, two keys" sh -c "
     [ \"\$(git -C '$P' ls-tree --name-only HEAD wiki/global/ | grep -c '/templates-today-[0-9a-f]\{8\}\.md\$')\" -eq 2 ]"
 
+# --- Notion: a page naming tables in inline code. ---
+check "notes: the tables the warehouse has become sl_refs" same sl_refs \
+    "$(printf 'py_order_stats\nraw_orders')" "$(sl_refs_of notes-order-stats)"
+check "notes: checked table references in the body, the unknown one as it was" sh -c "
+    git -C '$P' show HEAD:wiki/global/notes-order-stats.md |
+    grep -qxF 'Read \`wh/table:py_order_stats\`, built from \`wh/table:main.raw_orders\`; \`main_marts.orders\`'"
+
+tree_of "$A" >"$T/tree_a"
+on_main semantic-layer/wh/_schema/main.yaml >"$T/shard_a"
+
+# --- A user describes a table and joins it by hand; the rescan keeps it. ---
+awk '{ print }
+    $0 == "    table: main.py_order_stats" { print "    descriptions:"; print "      owner: Data team" }' \
+    "$P/semantic-layer/wh/_schema/main.yaml" |
+    awk '$0 == "  raw_customers:" { print "    joins:"; print "      - to: orders"
+            print "        on: py_order_stats.order_id = orders.order_id"
+            print "        relationship: many_to_one"; print "        source: manual" }
+        { print }' >"$T/main.yaml"
+cp "$T/main.yaml" "$P/semantic-layer/wh/_schema/main.yaml"
+git -C "$P" commit -q -m "user: describe py_order_stats, join it to orders" semantic-layer/wh/_schema/main.yaml
+check "user edit: the description and the join are on main" sh -c "
+    on=\$(git -C '$P' show HEAD:semantic-layer/wh/_schema/main.yaml) &&
+    echo \"\$on\" | grep -qx '      owner: Data team' &&
+    echo \"\$on\" | grep -qx '        source: manual'"
+
 # --- Again: nothing changed, nothing lands. ---
 before=$(state_of)
 ingest --all
@@ -211,13 +247,39 @@ check "rerun: each source reused its snapshot" sh -c "
             >/dev/null || exit 1
     done"
 check "rerun: no leftovers" no_leftovers
+check "rerun: the rescan kept the user's description and join" same shard \
+    "$(cat "$T/main.yaml")" "$(on_main semantic-layer/wh/_schema/main.yaml)"
+
+# --- The url forms, read-only: sqlite:///<absolute>, sqlite:<relative>. ---
+mkktx urls
+mkdir "$P/in"
+cp "$A/in/warehouse.sqlite" "$P/in/warehouse.sqlite"
+cp "$P/in/warehouse.sqlite" "$T/pristine.sqlite"
+config <<EOF
+connections:
+  abs:
+    driver: sqlite
+    url: sqlite://$P/in/warehouse.sqlite
+  rel:
+    driver: sqlite
+    url: sqlite:in/warehouse.sqlite
+EOF
+ingest --all
+check "urls: both forms scanned" all_done abs rel
+check "urls: the same shard as by path" sh -c "
+    git -C '$P' show HEAD:semantic-layer/abs/_schema/main.yaml | cmp -s - '$T/shard_a' &&
+    git -C '$P' show HEAD:semantic-layer/rel/_schema/main.yaml | cmp -s - '$T/shard_a'"
+check "urls: opened read-only, the file unchanged, no journal" sh -c "
+    cmp -s '$T/pristine.sqlite' '$P/in/warehouse.sqlite' &&
+    [ \"\$(ls '$P/in')\" = warehouse.sqlite ]"
 
 # --- A second fresh project: the same bytes. ---
 project b
 ingest --all
 check "fresh copy: exit 0" [ $? -eq 0 ]
-check "fresh copy: byte-identical wiki, semantic layer and raw snapshots" same tree \
-    "$(tree_of "$A")" "$(tree_of "$P")"
-check "fresh copy: one commit per target" [ "$(git -C "$P" log --format=%s | grep -c '^ingest(')" -eq 7 ]
+tree_of "$P" >"$T/tree_b"
+check "fresh copy: byte-identical wiki, semantic layer and raw snapshots" \
+    diff "$T/tree_a" "$T/tree_b"
+check "fresh copy: one commit per target" [ "$(git -C "$P" log --format=%s | grep -c '^ingest(')" -eq 8 ]
 
 finish
