@@ -215,6 +215,27 @@ START_TEST(test_artifacts_in_source_dir)
 }
 END_TEST
 
+/* catalog.json is optional: the manifest alone gives the pages. */
+START_TEST(test_without_catalog)
+{
+	struct st_env	 env;
+	char		*p, *s;
+
+	small_project(&env, 1);
+	xasprintf(&p, "%s/dbt/target/catalog.json", env.project);
+	ck_assert_int_eq(unlink(p), 0);
+	free(p);
+	ck_assert_msg(st_run(&env) == 0, "%s", env.err);
+	ck_assert_uint_eq(env.res.staged.n, 1);
+	ck_assert_str_eq(env.res.staged.v[0], "manifest.json");
+	s = st_read(env.worktree, "wiki/global/dbt-orders.md", NULL);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_ptr_nonnull(strstr(s, "# orders\n"));
+	free(s);
+	st_env_release(&env);
+}
+END_TEST
+
 START_TEST(test_no_warehouse_manifest)
 {
 	struct st_env	 env;
@@ -896,6 +917,7 @@ main(void)
 	tcase_add_test(tc, test_small_project);
 	tcase_add_test(tc, test_sl_filename);
 	tcase_add_test(tc, test_artifacts_in_source_dir);
+	tcase_add_test(tc, test_without_catalog);
 	tcase_add_test(tc, test_no_warehouse_manifest);
 	tcase_add_test(tc, test_overlay_merge);
 	tcase_add_test(tc, test_standalone_source_not_overlaid);
