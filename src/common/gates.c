@@ -70,24 +70,6 @@ str_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void
-strv_sort_unique(struct strv *sv)
-{
-	size_t	i, o = 0;
-
-	if (sv->n < 2)
-		return;
-	qsort(sv->v, sv->n, sizeof(*sv->v), str_cmp);
-	for (i = 0; i < sv->n; i++) {
-		if (o > 0 && strcmp(sv->v[o - 1], sv->v[i]) == 0)
-			free(sv->v[i]);
-		else
-			sv->v[o++] = sv->v[i];
-	}
-	sv->n = o;
-	sv->v[o] = NULL;
-}
-
 static int
 strv_has_sorted(const struct strv *sv, const char *s)
 {

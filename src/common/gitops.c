@@ -194,6 +194,14 @@ gitops_init(char **errmsg)
 {
 	if (git_libgit2_init() < 0)
 		return git_fail(errmsg, "cannot initialise libgit2");
+	/*
+	 * libgit2 caches no tree over 4 KiB: a directory of a few hundred
+	 * entries (a scan's tables/) was read, inflated and hashed again for
+	 * every path looked up in it.
+	 */
+	if (git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE,
+	    (size_t)GITOPS_TREE_CACHE_LIMIT) < 0)
+		return git_fail(errmsg, "cannot set libgit2's tree cache");
 	return 0;
 }
 
@@ -1155,6 +1163,7 @@ filters_may_apply(struct gitops_repo *r, git_config *cfg, git_tree *from,
     git_tree *to, struct strv *paths)
 {
 	git_config_entry	*ce = NULL;
+	struct strv		 dirs;
 	char			*p, *dir, *slash;
 	size_t			 i;
 	int			 v, yes = 0;
@@ -1180,14 +1189,20 @@ filters_may_apply(struct gitops_repo *r, git_config *cfg, git_tree *from,
 	    search_path_has(GIT_CONFIG_LEVEL_XDG, "attributes") ||
 	    dir_has_attributes(r, from, to, ""))
 		return 1;
-	for (i = 0; i < paths->n && !yes; i++) {
+	/* Each directory once: a scan's thousand tables share one. */
+	memset(&dirs, 0, sizeof(dirs));
+	for (i = 0; i < paths->n; i++) {
 		dir = xstrdup(paths->v[i]);
-		while (!yes && (slash = strrchr(dir, '/')) != NULL) {
+		while ((slash = strrchr(dir, '/')) != NULL) {
 			*slash = '\0';
-			yes = dir_has_attributes(r, from, to, dir);
+			strv_push(&dirs, dir);
 		}
 		free(dir);
 	}
+	strv_sort_unique(&dirs);
+	for (i = 0; i < dirs.n && !yes; i++)
+		yes = dir_has_attributes(r, from, to, dirs.v[i]);
+	strv_release(&dirs);
 	return yes;
 }
 
