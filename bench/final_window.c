@@ -1,11 +1,13 @@
 /*
- * The final window's git work, timed: refresh a session worktree from
- * main, then squash it into main, on a project of N files where the
- * session changed 10 files and a sibling squash changed 10 others on main
- * since the session started.  Done by gitops (libgit2, in this process)
- * and by the git command line (git merge in the worktree, git merge
- * --squash and git commit in the project), from the same starting state,
- * alternating, several runs each; prints the medians.
+ * The final window, timed: refresh a session worktree from main, run the
+ * final gates on what the session changed, then squash it into main, on a
+ * project of N files (a tenth of them wiki pages, the rest raw snapshot
+ * files) where the session changed 10 pages and a sibling squash changed
+ * 10 raw files on main since the session started.  Done by gitops
+ * (libgit2) and gates.c in this process, and by the git command line (git
+ * merge in the worktree, git merge --squash and git commit in the
+ * project; no gates), from the same starting state, alternating, several
+ * runs each; prints one line of medians and the verdict against the goal.
  *
  * usage: final_window [-gk] [-r runs] [-w workdir] size...
  *
@@ -26,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gates.h"
 #include "gitops.h"
 #include "log.h"
 #include "util.h"
@@ -33,6 +36,7 @@
 #define FILES_PER_DIR	100
 #define DIRS_PER_AREA	10
 #define CHANGED		10
+#define PAGE_EVERY	10	/* file i is a wiki page when i % 10 == 0 */
 
 extern char **environ;
 
@@ -108,10 +112,26 @@ file_path(const char *root, int i)
 {
 	char	*p;
 
-	xasprintf(&p, "%s/area%03d/dir%02d/file%06d.json", root,
-	    i / (FILES_PER_DIR * DIRS_PER_AREA),
-	    (i / FILES_PER_DIR) % DIRS_PER_AREA, i);
+	if (i % PAGE_EVERY == 0)
+		xasprintf(&p, "%s/wiki/global/p%06d.md", root, i);
+	else
+		xasprintf(&p, "%s/raw-sources/bench/area%03d/dir%02d/"
+		    "file%06d.json", root, i / (FILES_PER_DIR * DIRS_PER_AREA),
+		    (i / FILES_PER_DIR) % DIRS_PER_AREA, i);
 	return p;
+}
+
+/* File i's content: a page linking two others, or a JSON record. */
+static void
+file_content(char *buf, size_t size, int i, int n, const char *tag)
+{
+	if (i % PAGE_EVERY == 0)
+		snprintf(buf, size, "---\nsummary: Page %d %s\nusage_mode: "
+		    "auto\nrefs:\n  - p%06d\n---\n\nSee [[p%06d]].\n", i, tag,
+		    (i + PAGE_EVERY) % n, (i + 2 * PAGE_EVERY) % n);
+	else
+		snprintf(buf, size, "{\"table\": %d, \"columns\": [\"id\", "
+		    "\"name\"], \"tag\": \"%s\"}\n", i, tag);
 }
 
 static void
@@ -134,17 +154,25 @@ write_file(const char *path, const char *content)
 	fclose(f);
 }
 
-/* Change CHANGED files spread over the project, starting at offset. */
+/*
+ * Change CHANGED files spread over the project, starting at offset (0:
+ * pages, 5: raw files); the changed paths, relative, go in changed if
+ * not NULL.
+ */
 static void
-change_files(const char *root, int n, int offset, const char *tag)
+change_files(const char *root, int n, int offset, const char *tag,
+    struct strv *changed)
 {
-	char	*p, buf[128];
-	int	 k;
+	char	*p, buf[256];
+	int	 k, i;
 
 	for (k = 0; k < CHANGED; k++) {
-		p = file_path(root, (k * (n / CHANGED) + offset) % n);
-		snprintf(buf, sizeof(buf), "{\"changed\": \"%s %d\"}\n", tag, k);
+		i = (k * (n / CHANGED) + offset) % n;
+		p = file_path(root, i);
+		file_content(buf, sizeof(buf), i, n, tag);
 		write_file(p, buf);
+		if (changed != NULL)
+			strv_push(changed, p + strlen(root) + 1);
 		free(p);
 	}
 }
@@ -155,14 +183,18 @@ struct fixture {
 	char	*session;	/* session HEAD before the window */
 	char	*main;		/* main before the window (sibling landed) */
 	char	*tree;		/* the tree main must end with */
+	struct strv	 changed;	/* the pages the session changed */
+	struct gate_path *gate_paths;
 };
 
 static void
 make_fixture(struct fixture *fx, const char *workdir, int n)
 {
-	char	*p, buf[128];
+	char	*p, buf[256];
+	size_t	 k;
 	int	 i;
 
+	memset(fx, 0, sizeof(*fx));
 	xasprintf(&fx->proj, "%s/n%d", workdir, n);
 	xasprintf(&fx->wt, "%s/.ktx/worktrees/session-bench", fx->proj);
 	sh("rm -rf '%s' && mkdir -p '%s' && git -C '%s' init -q -b main && "
@@ -177,16 +209,20 @@ make_fixture(struct fixture *fx, const char *workdir, int n)
 	free(p);
 	for (i = 0; i < n; i++) {
 		p = file_path(fx->proj, i);
-		snprintf(buf, sizeof(buf), "{\"table\": %d, \"columns\": "
-		    "[\"id\", \"name\"]}\n", i);
+		file_content(buf, sizeof(buf), i, n, "base");
 		write_file(p, buf);
 		free(p);
 	}
 	sh("cd '%s' && git add -A && git commit -q -m base && git gc -q && "
 	    "git worktree add -q -b session/bench '%s' main", fx->proj, fx->wt);
-	change_files(fx->wt, n, 1, "session");
+	change_files(fx->wt, n, 0, "session", &fx->changed);
+	fx->gate_paths = xcalloc(fx->changed.n, sizeof(*fx->gate_paths));
+	for (k = 0; k < fx->changed.n; k++) {
+		fx->gate_paths[k].change = GATE_MODIFIED;
+		fx->gate_paths[k].path = fx->changed.v[k];
+	}
 	sh("cd '%s' && git commit -q -am 'ingest(bench): work'", fx->wt);
-	change_files(fx->proj, n, 5, "sibling");
+	change_files(fx->proj, n, 5, "sibling", NULL);
 	sh("cd '%s' && git commit -q -am 'ingest(sibling): landed'", fx->proj);
 	fx->session = sh_out("git -C '%s' rev-parse HEAD", fx->wt);
 	fx->main = sh_out("git -C '%s' rev-parse HEAD", fx->proj);
@@ -229,14 +265,21 @@ run_gitops(struct fixture *fx)
 	struct gitops_repo	 proj, wt;
 	struct gitops_refresh	 rf;
 	struct gitops_squash	 sq;
+	struct gate_input	 in;
+	struct gate_report	 rep;
 	char			*err = NULL;
 	double			 t0, t;
 
+	memset(&in, 0, sizeof(in));
+	in.worktree = fx->wt;
+	in.changed = fx->gate_paths;
+	in.nchanged = fx->changed.n;
 	t0 = now_ms();
 	if (gitops_open_project(&proj, fx->proj, NULL, 0, NULL, &err) < 0 ||
 	    gitops_open_worktree(&wt, fx->wt, NULL, &err) < 0 ||
 	    gitops_refresh(&wt, "main", &rf, &err) < 0 ||
 	    rf.status != GITOPS_REFRESH_CHANGED ||
+	    gates_run(&in, &rep, &err) != 0 || rep.pages_checked != CHANGED ||
 	    gitops_squash(&proj, rf.head, "ingest(bench): squash", &author, &sq,
 	    &err) < 0 || sq.status != GITOPS_SQUASH_COMMITTED)
 		fatalx("gitops: %s", err != NULL ? err : "unexpected outcome");
@@ -290,8 +333,9 @@ main(int argc, char **argv)
 {
 	struct fixture	 fx;
 	const char	*workdir = "/tmp/ktx-bench";
-	double		*g, *c, mg, mc, first = 0;
+	double		*g, *c, mg, mc, first = 0, last = 0;
 	int		 ch, i, runs = 11, n, only_gitops = 0, keep = 0;
+	int		 faster = 1;
 
 	log_init("final_window", LOG_LEVEL_INFO);
 	while ((ch = getopt(argc, argv, "gkr:w:")) != -1) {
@@ -325,8 +369,7 @@ main(int argc, char **argv)
 	sh("mkdir -p '%s'", workdir);
 	g = xcalloc((size_t)runs, sizeof(*g));
 	c = xcalloc((size_t)runs, sizeof(*c));
-	printf("%8s %12s %12s %8s\n", "files", "gitops ms", "git CLI ms",
-	    "speedup");
+	printf("final window (refresh + gates + squash), ktx vs git CLI, ms:");
 	for (; optind < argc; optind++) {
 		n = atoi(argv[optind]);
 		make_fixture(&fx, workdir, n);
@@ -361,8 +404,13 @@ main(int argc, char **argv)
 		mc = median(c, runs);
 		if (first == 0)
 			first = mg;
-		printf("%8d %12.1f %12.1f %7.1fx   (gitops %.1fx the first "
-		    "size)\n", n, mg, mc, mc / mg, mg / first);
+		last = mg;
+		if (only_gitops)
+			printf(" %d files %.1f;", n, mg);
+		else
+			printf(" %d files %.1f vs %.1f (%.1fx);", n, mg, mc,
+			    mc / mg);
+		faster = faster && mg < mc;
 		fflush(stdout);
 		if (!keep)
 			sh("rm -rf '%s'", fx.proj);
@@ -371,7 +419,12 @@ main(int argc, char **argv)
 		free(fx.session);
 		free(fx.main);
 		free(fx.tree);
+		strv_release(&fx.changed);
+		free(fx.gate_paths);
 	}
+	printf(" largest %.1fx the smallest | goal faster than git at every "
+	    "size, largest <= 3x: %s\n", last / first, !only_gitops && faster &&
+	    last / first <= 3 ? "met" : "missed");
 	free(g);
 	free(c);
 	gitops_shutdown();

@@ -1,13 +1,91 @@
 #!/bin/sh
-# make bench: the lock round-trip benchmark, with the machine it ran on.
-# Run by hand, never by make check.  Usage: run.sh LOCK_ROUNDTRIP [PAIRS]
-set -e
-bin=${1:?usage: run.sh path/to/lock_roundtrip [pairs]}
+# make bench: every benchmark of bench/, each printing one line of figures
+# with the verdict against its goal, after a line about the machine and its
+# load.  Run by hand, never by make check.  Method, goals and figures:
+# docs/benchmarks.md.
+#
+# usage: bench/run.sh BUILDDIR [NAME...]
+#   NAME: lock contention final-window gates scheduling scan memory scale
+#   (default all, in that order; make bench BENCH="gates scan" picks some)
+#   BENCH_DIR=/tmp	where the projects are generated
+#   PERF=1		each under perf stat (task-clock, context switches)
+#   CALLGRIND=1	instruction counts (callgrind) of the CPU-bound ones:
+#			gates (one run of each case), lock (per pair, both
+#			processes), scan (the worker, the whole ingest)
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:?usage: run.sh BUILDDIR [NAME...]}" && pwd)
 shift
-echo "machine: $(nproc) cores, $(uname -sr), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
-echo "== both processes free to run on any core"
-"$bin" "$@"
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-	echo "== both processes pinned to one core (taskset -c 0)"
-	taskset -c 0 "$bin" "$@"
-fi
+names=${*:-lock contention final-window gates scheduling scan memory scale}
+work=${BENCH_DIR:-${TMPDIR:-/tmp}}
+export TMPDIR="$work"
+
+echo "machine: $(nproc) cores, $(awk '/^MemTotal/ { printf "%d MiB", $2 / 1024 }' /proc/meminfo)," \
+    "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
+    "$(uname -sr), $(df -T "$work" | awk 'NR == 2 { print $2 }') $work;" \
+    "load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# callgrind [VALGRIND-OPTION...] -- PROGRAM ARGS: the program's
+# instruction count, over all its processes.
+callgrind() {
+	rm -f "$work"/ktx-bench-cg.*
+	vopts=
+	while [ "$1" != -- ]; do vopts="$vopts $1"; shift; done
+	shift
+	# shellcheck disable=SC2086
+	valgrind --tool=callgrind --trace-children=yes $vopts \
+	    --callgrind-out-file="$work/ktx-bench-cg.%p" "$@" >/dev/null 2>&1
+	cat "$work"/ktx-bench-cg.* | awk '/^summary:/ { s += $2 } END { print s }'
+	rm -f "$work"/ktx-bench-cg.*
+}
+
+one() {
+	case $1 in
+	lock)
+		"$build/bench/lock_roundtrip" ;;
+	contention)
+		"$build/bench/lock_contention" 32 1000 ;;
+	final-window)
+		"$build/bench/final_window" -r "${RUNS:-11}" \
+		    -w "$work/ktx-bench-fw" 1000 10000 50000 ;;
+	gates)
+		"$build/bench/gates" -r "${RUNS:-11}" -w "$work" ;;
+	scheduling | scan | memory | scale)
+		sh "$top/bench/e2e.sh" "$build" "$1" ;;
+	*)
+		echo "run.sh: no benchmark \"$1\"" >&2
+		return 2 ;;
+	esac
+}
+
+for name in $names; do
+	if [ "${PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+		perf stat -x, -e task-clock,context-switches -o "$work/ktx-bench-perf" \
+		    sh -c "$(command -v "$0") '$build' $name | tail -n +2"
+		awk -F, -v n="$name" '$3 == "task-clock" { t = $1 }
+		    $3 == "context-switches" { c = $1 }
+		    END { printf "  perf stat %s: task-clock %.0f ms, %d context switches\n", n, t, c }' \
+		    "$work/ktx-bench-perf"
+		rm -f "$work/ktx-bench-perf"
+	else
+		one "$name"
+	fi
+	[ "${CALLGRIND:-0}" = 1 ] || continue
+	case $name in
+	gates)
+		for c in page sl; do
+			n=$(callgrind --toggle-collect=gates_run -- \
+			    "$build/bench/gates" -r 1 -c $c -w "$work")
+			echo "  callgrind gates, one $c change: $n instructions"
+		done ;;
+	lock)
+		n=$(callgrind --toggle-collect=bench_protocol \
+		    --toggle-collect=serve_protocol -- \
+		    "$build/bench/lock_roundtrip" 10000)
+		echo "  callgrind lock: $((n / 12000)) instructions a pair," \
+		    "client and server (12,000 pairs, warm-up included)" ;;
+	scan)
+		n=$(sh "$top/bench/e2e.sh" "$build" scan-ir)
+		echo "  callgrind scan: $n instructions in the worker" ;;
+	esac
+done

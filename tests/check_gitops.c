@@ -681,6 +681,42 @@ START_TEST(test_commit_paths_commits_only_those)
 }
 END_TEST
 
+/*
+ * Without filters, commit_paths writes the index itself: after an add, a
+ * change and a removal the checkout is clean and the index is the commit.
+ */
+START_TEST(test_commit_paths_index_follows)
+{
+	const char *const first[] = { "a.txt", "sub/b.txt", "sub/c.txt" };
+	const char *const second[] = { "sub/d.txt", "a.txt", "sub/b.txt" };
+	struct gitops_repo	 r;
+	char			*err = NULL, hex[GITOPS_HEXSZ + 1];
+	int			 created;
+
+	new_project(&r, proj);
+	put(proj, "a.txt", "a\n");
+	put(proj, "sub/b.txt", "b\n");
+	put(proj, "sub/c.txt", "c\n");
+	ck_assert_int_eq(gitops_commit_paths(&r, first, 3, "three", NULL, hex,
+	    &created, &err), 0);
+	ck_assert_int_eq(created, 1);
+	ck_out_eq("", "git -C '%s' status --porcelain", proj);
+	put(proj, "a.txt", "a changed\n");
+	ck_assert_int_eq(run("rm '%s/sub/b.txt'", proj), 0);
+	put(proj, "sub/d.txt", "d\n");
+	ck_assert_int_eq(gitops_commit_paths(&r, second, 3, "more", NULL, hex,
+	    &created, &err), 0);
+	ck_assert_int_eq(created, 1);
+	ck_out_eq("", "git -C '%s' status --porcelain", proj);
+	ck_out_eq("", "git -C '%s' diff --cached --name-only HEAD", proj);
+	ck_assert_int_eq(run("git -C '%s' ls-files | grep -qx sub/d.txt &&"
+	    " ! git -C '%s' ls-files | grep -q sub/b.txt", proj, proj), 0);
+	ck_assert_int_eq(run("git -C '%s' fsck --no-progress 2>/dev/null",
+	    proj), 0);
+	gitops_repo_release(&r);
+}
+END_TEST
+
 /* Refresh. */
 
 /* Advance main by committing files in the project root. */
@@ -1911,6 +1947,7 @@ gitops_suite(void)
 	tcase_add_test(tc, test_leftovers_and_remove_guard);
 	tcase_add_test(tc, test_commit_all_new_modified_deleted);
 	tcase_add_test(tc, test_commit_paths_commits_only_those);
+	tcase_add_test(tc, test_commit_paths_index_follows);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("refresh");

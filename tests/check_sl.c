@@ -325,6 +325,70 @@ START_TEST(test_sl_refs)
 }
 END_TEST
 
+/*
+ * sl_load_for reads only the files that can bear on the names asked, and
+ * answers for them as a full load does: sources, entities, tables.
+ */
+#define N(a)	(sizeof(a) / sizeof((a)[0]))
+
+START_TEST(test_load_for_names)
+{
+	static const char *const refs[] = {
+		"invoices", "invoices.invoiced_total", "invoices.large",
+		"invoices.amount_cents", "invoices.nope", "wh/invoices.large",
+		"crm/invoices", "accounts.name", "open_invoices.open_total",
+		"ghost", "nope",
+	};
+	static const char *const tables[] = {
+		"billing.invoices", "BILLING.Invoices", "[billing].[subscriptions]",
+		"public.accounts", "billing.ghost", "accounts",
+	};
+	struct sl	 full, part;
+	struct strv	 words = { 0 };
+	char		*root = fixture("basic"), *err = NULL;
+	size_t		 i;
+
+	load_tree(root, &full);
+	for (i = 0; i < N(refs); i++) {
+		strv_push_owned(&words, sl_ref_word(refs[i], 0));
+		ck_assert_int_eq(sl_load_for(&part, root, &words, &err), 0);
+		ck_assert_msg(sl_ref_check(&part, NULL, refs[i]) ==
+		    sl_ref_check(&full, NULL, refs[i]), "%s", refs[i]);
+		sl_release(&part);
+		strv_release(&words);
+	}
+	for (i = 0; i < N(tables); i++) {
+		strv_push_owned(&words, sl_ref_word(tables[i], 1));
+		ck_assert_int_eq(sl_load_for(&part, root, &words, &err), 0);
+		ck_assert_msg(sl_table_exists(&part, NULL, tables[i]) ==
+		    sl_table_exists(&full, NULL, tables[i]), "%s", tables[i]);
+		sl_release(&part);
+		strv_release(&words);
+	}
+	/* "accounts": crm's shard alone is read. */
+	strv_push_owned(&words, sl_ref_word("crm/accounts.name", 0));
+	ck_assert_str_eq(words.v[0], "accounts");
+	ck_assert_int_eq(sl_load_for(&part, root, &words, &err), 0);
+	ck_assert_uint_eq(part.nfiles, 1);
+	ck_assert_str_eq(part.files[0].path,
+	    "semantic-layer/crm/_schema/public.yaml");
+	ck_assert_ptr_nonnull(sl_source_find(&part, "crm", "accounts"));
+	sl_release(&part);
+	strv_release(&words);
+	/* A file that inherits columns: every file is read. */
+	strv_push_owned(&words, sl_ref_word("customers.email", 0));
+	ck_assert_int_eq(sl_load_for(&part, root, &words, &err), 0);
+	ck_assert_uint_eq(part.nfiles, full.nfiles);
+	sl_release(&part);
+	strv_release(&words);
+	err = sl_ref_word("\"Billing\".\"Invoices\"", 1);
+	ck_assert_str_eq(err, "invoices");
+	free(err);
+	sl_release(&full);
+	free(root);
+}
+END_TEST
+
 START_TEST(test_validate_join_targets)
 {
 	struct sl	sl;
@@ -955,6 +1019,7 @@ main(void)
 	tcase_add_test(tc, test_orphan_overlay_dropped_and_gated);
 	tcase_add_test(tc, test_table_exists);
 	tcase_add_test(tc, test_sl_refs);
+	tcase_add_test(tc, test_load_for_names);
 	tcase_add_test(tc, test_validate_join_targets);
 	tcase_add_test(tc, test_duplicate_names);
 	tcase_add_test(tc, test_load_errors_with_positions);

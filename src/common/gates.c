@@ -32,6 +32,12 @@ struct gates {
 	struct gate_report	*report;
 	struct sl		 sl;
 	int			 sl_state;	/* 0 not loaded, 1 loaded, -1 failed */
+	/*
+	 * When only pages changed: the names their references use, all the
+	 * semantic layer has to be read for (sl_load_for).
+	 */
+	struct strv		 words;
+	int			 scoped;
 	struct strv		 bad;		/* changed paths that failed a path check */
 	struct strv		 keys;		/* wiki/global page keys, sorted */
 	/* Items, by group. */
@@ -70,24 +76,6 @@ str_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void
-strv_sort_unique(struct strv *sv)
-{
-	size_t	i, o = 0;
-
-	if (sv->n < 2)
-		return;
-	qsort(sv->v, sv->n, sizeof(*sv->v), str_cmp);
-	for (i = 0; i < sv->n; i++) {
-		if (o > 0 && strcmp(sv->v[o - 1], sv->v[i]) == 0)
-			free(sv->v[i]);
-		else
-			sv->v[o++] = sv->v[i];
-	}
-	sv->n = o;
-	sv->v[o] = NULL;
-}
-
 static int
 strv_has_sorted(const struct strv *sv, const char *s)
 {
@@ -120,7 +108,9 @@ need_sl(struct gates *g)
 
 	if (g->sl_state == 0) {
 		g->report->sl_loaded = 1;
-		if (sl_load(&g->sl, g->in->worktree, &err) == 0)
+		if ((g->scoped ? sl_load_for(&g->sl, g->in->worktree,
+		    &g->words, &err) : sl_load(&g->sl, g->in->worktree,
+		    &err)) == 0)
 			g->sl_state = 1;
 		else {
 			item(&g->e_sl, "semantic layer: %s", err);
@@ -624,6 +614,28 @@ check_sl_refs(struct gates *g, const char *key, const struct wiki_page *p)
 	strv_release(&refs);
 }
 
+/*
+ * Whether wiki/global/<key>.md is a page: in the list when every page is
+ * validated, else asked of the file system, so that checking one page
+ * costs the same in a project of ten pages or of ten thousand.
+ */
+static int
+page_exists(struct gates *g, const char *key)
+{
+	struct stat	 sb;
+	char		*full;
+	int		 yes;
+
+	if (g->report->all_pages)
+		return strv_has_sorted(&g->keys, key);
+	if (!wiki_key_valid(key))
+		return 0;
+	xasprintf(&full, "%s/%s/%s.md", g->in->worktree, WIKI_GLOBAL_DIR, key);
+	yes = lstat(full, &sb) == 0 && !S_ISDIR(sb.st_mode);
+	free(full);
+	return yes;
+}
+
 static void
 check_links(struct gates *g, const char *key, const struct wiki_page *p)
 {
@@ -642,8 +654,7 @@ check_links(struct gates *g, const char *key, const struct wiki_page *p)
 	wiki_body_link_keys(p->body, p->body_len, &cand);
 	strv_sort_unique(&cand);
 	for (i = 0; i < cand.n; i++)
-		if (strcmp(cand.v[i], key) != 0 &&
-		    !strv_has_sorted(&g->keys, cand.v[i]))
+		if (strcmp(cand.v[i], key) != 0 && !page_exists(g, cand.v[i]))
 			item(&g->e_links, "%s -> %s", key, cand.v[i]);
 	strv_release(&cand);
 }
@@ -718,6 +729,36 @@ out:
 	wiki_refs_release(&refs);
 }
 
+/* The names the references of the page at path need from the layer. */
+static void
+page_words(struct gates *g, const char *path)
+{
+	struct wiki_page	 page;
+	struct wiki_refs	 refs;
+	struct strv		 sl_refs;
+	char			*full, *err = NULL;
+	size_t			 i;
+
+	memset(&refs, 0, sizeof(refs));
+	memset(&sl_refs, 0, sizeof(sl_refs));
+	full = join_path(g->in->worktree, path);
+	if (wiki_read(full, path, &page, &err) == 0) {
+		wiki_field_list(&page, "sl_refs", &sl_refs);
+		for (i = 0; i < sl_refs.n; i++)
+			strv_push_owned(&g->words, sl_ref_word(sl_refs.v[i],
+			    0));
+		wiki_body_refs(page.body, page.body_len, &refs);
+		for (i = 0; i < refs.n; i++)
+			strv_push_owned(&g->words, sl_ref_word(refs.v[i].name,
+			    refs.v[i].kind == WIKI_REF_TABLE));
+	}
+	wiki_page_release(&page);
+	wiki_refs_release(&refs);
+	strv_release(&sl_refs);
+	free(full);
+	free(err);
+}
+
 /* "wiki/global/<name>.md", whatever the name. */
 static int
 is_global_page_file(const char *path)
@@ -765,9 +806,22 @@ check_pages(struct gates *g)
 	strv_sort_unique(&changed);
 	if (changed.n == 0 && !sl_changed && !removed)
 		goto out;
-	list_keys(g);
 	g->report->all_pages = sl_changed || removed;
+	if (g->report->all_pages)
+		list_keys(g);
 	todo = g->report->all_pages ? &g->keys : &changed;
+	if (!g->report->all_pages && g->sl_state == 0) {
+		/* Read of the layer only what these pages name. */
+		g->scoped = 1;
+		for (i = 0; i < changed.n; i++) {
+			xasprintf(&path, "%s/%s.md", WIKI_GLOBAL_DIR,
+			    changed.v[i]);
+			if (!strv_has_sorted(&g->bad, path))
+				page_words(g, path);
+			free(path);
+		}
+		strv_sort_unique(&g->words);
+	}
 	for (i = 0; i < todo->n; i++) {
 		key = todo->v[i];
 		is_changed = strv_has_sorted(&changed, key);
@@ -916,6 +970,7 @@ gates_run(const struct gate_input *in, struct gate_report *report,
 	strv_release(&g.e_links);
 	strv_release(&g.bad);
 	strv_release(&g.keys);
+	strv_release(&g.words);
 	if (g.sl_state != 0)
 		sl_release(&g.sl);
 	return report->nerrors > 0 ? -1 : 0;

@@ -173,6 +173,14 @@ gitops_init(char **errmsg)
 {
 	if (git_libgit2_init() < 0)
 		return git_fail(errmsg, "cannot initialise libgit2");
+	/*
+	 * libgit2 caches no tree over 4 KiB: a directory of a few hundred
+	 * entries (a scan's tables/) was read, inflated and hashed again for
+	 * every path looked up in it.
+	 */
+	if (git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE,
+	    (size_t)GITOPS_TREE_CACHE_LIMIT) < 0)
+		return git_fail(errmsg, "cannot set libgit2's tree cache");
 	return 0;
 }
 
@@ -1134,6 +1142,7 @@ filters_may_apply(struct gitops_repo *r, git_config *cfg, git_tree *from,
     git_tree *to, struct strv *paths)
 {
 	git_config_entry	*ce = NULL;
+	struct strv		 dirs;
 	char			*p, *dir, *slash;
 	size_t			 i;
 	int			 v, yes = 0;
@@ -1159,14 +1168,20 @@ filters_may_apply(struct gitops_repo *r, git_config *cfg, git_tree *from,
 	    search_path_has(GIT_CONFIG_LEVEL_XDG, "attributes") ||
 	    dir_has_attributes(r, from, to, ""))
 		return 1;
-	for (i = 0; i < paths->n && !yes; i++) {
+	/* Each directory once: a scan's thousand tables share one. */
+	memset(&dirs, 0, sizeof(dirs));
+	for (i = 0; i < paths->n; i++) {
 		dir = xstrdup(paths->v[i]);
-		while (!yes && (slash = strrchr(dir, '/')) != NULL) {
+		while ((slash = strrchr(dir, '/')) != NULL) {
 			*slash = '\0';
-			yes = dir_has_attributes(r, from, to, dir);
+			strv_push(&dirs, dir);
 		}
 		free(dir);
 	}
+	strv_sort_unique(&dirs);
+	for (i = 0; i < dirs.n && !yes; i++)
+		yes = dir_has_attributes(r, from, to, dirs.v[i]);
+	strv_release(&dirs);
 	return yes;
 }
 
@@ -1615,28 +1630,118 @@ disk_mode(const char *path, git_filemode_t *mode)
 	return 0;
 }
 
+/* A file's content as a blob: read and written as it is (no filter). */
+static int
+blob_from_file(struct gitops_repo *r, const char *full, const struct stat *sb,
+    git_oid *blob)
+{
+	char	*buf;
+	ssize_t	 n;
+	size_t	 len = 0;
+	int	 fd, rc = -1;
+
+	if ((fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return -1;
+	buf = xmalloc((size_t)sb->st_size + 1);
+	while (len < (size_t)sb->st_size &&
+	    ((n = read(fd, buf + len, (size_t)sb->st_size - len)) > 0 ||
+	    (n == -1 && errno == EINTR)))
+		if (n > 0)
+			len += (size_t)n;
+	if (len == (size_t)sb->st_size &&
+	    git_blob_create_from_buffer(blob, r->git, buf, len) == 0)
+		rc = 0;
+	close(fd);
+	free(buf);
+	return rc;
+}
+
+static int
+update_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct gitindex_update *)a)->path,
+	    ((const struct gitindex_update *)b)->path);
+}
+
+/*
+ * The index follows the commit for these paths, written by gitindex:
+ * 0, or FAST_FALLBACK when libgit2 has to do it (an index gitindex does
+ * not handle, staged entries, a path given twice), -1 on error.
+ */
+static int
+index_paths_fast(struct gitops_repo *r, struct gitindex_update *iu, size_t n,
+    char **errmsg)
+{
+	struct gitindex	 ix;
+	char		*ipath;
+	size_t		 i;
+	int		 e, rc = FAST_FALLBACK;
+
+	qsort(iu, n, sizeof(*iu), update_cmp);
+	for (i = 1; i < n; i++)
+		if (strcmp(iu[i - 1].path, iu[i].path) == 0)
+			return FAST_FALLBACK;
+	xasprintf(&ipath, "%s/index", r->gitdir);
+	if ((e = gitindex_load(&ix, ipath, errmsg)) != 0) {
+		if (e != GITINDEX_UNSUPPORTED)
+			rc = -1;
+		goto out;
+	}
+	if (!ix.unmerged)
+		rc = gitindex_write(&ix, iu, n, errmsg) < 0 ? -1 : 0;
+	gitindex_release(&ix);
+out:
+	if (rc == FAST_FALLBACK) {
+		free(*errmsg);
+		*errmsg = NULL;
+	}
+	free(ipath);
+	return rc;
+}
+
 int
 gitops_commit_paths(struct gitops_repo *r, const char *const *paths,
     size_t npaths, const char *message, const struct gitops_ident *author,
     char *hex, int *created, char **errmsg)
 {
-	git_tree_update	*upd = NULL;
-	git_tree	*head_tree = NULL;
-	git_tree_entry	*te;
-	git_index	*idx = NULL;
-	git_oid		 head, tree_id, commit, blob;
-	git_filemode_t	 mode;
-	char		*refname = NULL, *full, *log = NULL;
-	size_t		 i, n = 0;
-	int		 unborn, rc = -1;
+	git_tree_update		*upd = NULL;
+	struct gitindex_update	*iu = NULL;
+	git_tree		*head_tree = NULL;
+	git_tree_entry		*te;
+	git_index		*idx = NULL;
+	git_config		*cfg = NULL;
+	git_oid			 head, tree_id, commit, blob;
+	git_filemode_t		 mode;
+	struct strv		 pathv;
+	struct stat		 sb;
+	char			*refname = NULL, *full, *log = NULL;
+	size_t			 i, n = 0;
+	int			 unborn, filters, fast, e = 0, rc = -1;
 
 	*created = 0;
+	memset(&pathv, 0, sizeof(pathv));
 	if (head_branch(r, &refname, &head, &unborn, errmsg) < 0)
 		goto out;
 	if (!unborn && (commit_tree_id(r, &head, &tree_id, errmsg) < 0 ||
 	    lookup_tree(r, &tree_id, &head_tree, errmsg) < 0))
 		goto out;
+	/*
+	 * Without a filter that could apply, a file is read and written as
+	 * it is, and the stat taken before the read goes into the index: a
+	 * scan's thousands of files each had their attributes looked up,
+	 * their blob written, then all of it again by git_index_add_bypath.
+	 */
+	for (i = 0; i < npaths; i++)
+		strv_push(&pathv, paths[i]);
+	if (git_repository_config_snapshot(&cfg, r->git) < 0) {
+		git_error_clear();
+		cfg = NULL;
+	}
+	filters = head_tree == NULL || filters_may_apply(r, cfg, head_tree,
+	    head_tree, &pathv);
+	fast = !filters;
 	upd = xcalloc(npaths, sizeof(*upd));
+	iu = xcalloc(npaths, sizeof(*iu));
 	for (i = 0; i < npaths; i++) {
 		if (head_tree == NULL ||
 		    git_tree_entry_bypath(&te, head_tree, paths[i]) < 0) {
@@ -1644,23 +1749,33 @@ gitops_commit_paths(struct gitops_repo *r, const char *const *paths,
 			te = NULL;
 		}
 		full = join(r->workdir, paths[i]);
-		if (disk_mode(full, &mode) == 0) {
-			if (git_blob_create_from_workdir(&blob, r->git,
-			    paths[i]) < 0) {
+		if (lstat(full, &sb) == 0 && disk_mode(full, &mode) == 0) {
+			if ((filters || mode == GIT_FILEMODE_LINK ||
+			    !S_ISREG(sb.st_mode) ? git_blob_create_from_workdir(
+			    &blob, r->git, paths[i]) : blob_from_file(r, full,
+			    &sb, &blob)) < 0) {
 				git_fail(errmsg, "cannot add \"%s\"", paths[i]);
 				free(full);
 				git_tree_entry_free(te);
 				goto out;
 			}
+			if (mode == GIT_FILEMODE_LINK || !S_ISREG(sb.st_mode))
+				fast = 0;
 			if (te == NULL || git_tree_entry_filemode(te) != mode ||
 			    !git_oid_equal(git_tree_entry_id(te), &blob)) {
 				upd[n].action = GIT_TREE_UPDATE_UPSERT;
 				git_oid_cpy(&upd[n].id, &blob);
 				upd[n].filemode = mode;
+				iu[n].st = sb;
+				memcpy(iu[n].oid, blob.id, GITINDEX_OIDSZ);
+				iu[n].mode = mode;
+				iu[n].path = paths[i];
 				upd[n++].path = paths[i];
 			}
 		} else if (te != NULL) {
 			upd[n].action = GIT_TREE_UPDATE_REMOVE;
+			iu[n].remove = 1;
+			iu[n].path = paths[i];
 			upd[n++].path = paths[i];
 		}
 		free(full);
@@ -1686,6 +1801,14 @@ gitops_commit_paths(struct gitops_repo *r, const char *const *paths,
 	    errmsg) < 0)
 		goto out;
 	/* The index follows for these paths only. */
+	if (fast && (e = index_paths_fast(r, iu, n, errmsg)) < 0)
+		goto out;
+	if (fast && e == 0) {
+		oid_hex(hex, &commit);
+		*created = 1;
+		rc = 0;
+		goto out;
+	}
 	if (git_repository_index(&idx, r->git) < 0 ||
 	    git_index_read(idx, 0) < 0) {
 		git_fail(errmsg, "cannot read the index");
@@ -1710,7 +1833,10 @@ gitops_commit_paths(struct gitops_repo *r, const char *const *paths,
 out:
 	git_index_free(idx);
 	git_tree_free(head_tree);
+	git_config_free(cfg);
+	strv_release(&pathv);
 	free(upd);
+	free(iu);
 	free(log);
 	free(refname);
 	return rc;

@@ -24,6 +24,8 @@
 #include "util.h"
 
 #define GITOPS_HEXSZ		40
+/* The largest tree object libgit2 keeps in its object cache (bytes). */
+#define GITOPS_TREE_CACHE_LIMIT	(16 * 1024 * 1024)
 #define GITOPS_BOOTSTRAP_MESSAGE	"Initialize ktx project repository"
 #define GITOPS_WORKTREES_DIR	".ktx/worktrees"
 

@@ -2551,14 +2551,69 @@ loader_release(struct loader *ld)
 	ht_release(&ld->decl_index, NULL);
 }
 
-int
-sl_load(struct sl *sl, const char *root, char **errmsg)
+/* Whether len bytes at buf hold needle, ASCII case ignored. */
+static int
+has_word(const unsigned char *buf, size_t len, const char *needle)
+{
+	size_t	n = strlen(needle), i, k;
+	int	c0;
+
+	if (n == 0 || n > len)
+		return n == 0;
+	c0 = tolower((unsigned char)needle[0]);
+	for (i = 0; i + n <= len; i++) {
+		if (tolower(buf[i]) != c0)
+			continue;
+		for (k = 1; k < n && tolower(buf[i + k]) ==
+		    tolower((unsigned char)needle[k]); k++)
+			;
+		if (k == n)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Whether the file at path (relative to root) may declare or add to one of
+ * names: its bytes hold one of them, or they could say it in a way the
+ * bytes do not show (a YAML escape), or the file inherits from another
+ * (*inherits set: then every file is needed).  A file that cannot be read
+ * is kept, for load_file to report.
+ */
+static int
+may_declare(const struct sl *sl, const char *path, const struct strv *names,
+    int *inherits)
+{
+	struct ctx	 c;
+	unsigned char	*buf = NULL;
+	char		*fspath;
+	size_t		 len, i;
+	int		 keep = 1;
+
+	memset(&c, 0, sizeof(c));
+	c.path = path;
+	xasprintf(&fspath, "%s/%s", sl->root, path);
+	if (read_whole(&c, fspath, &buf, &len) == 0) {
+		keep = memchr(buf, '\\', len) != NULL;
+		for (i = 0; !keep && i < names->n; i++)
+			keep = has_word(buf, len, names->v[i]);
+		if (keep && has_word(buf, len, "inherits_columns_from"))
+			*inherits = 1;
+	}
+	ctx_release(&c);
+	free(buf);
+	free(fspath);
+	return keep;
+}
+
+static int
+load(struct sl *sl, const char *root, const struct strv *names, char **errmsg)
 {
 	struct loader	 ld;
-	struct strv	 paths = { 0 };
+	struct strv	 paths = { 0 }, kept = { 0 };
 	const char	*p;
 	size_t		 i;
-	int		 rv = -1;
+	int		 rv = -1, inherits = 0;
 
 	memset(sl, 0, sizeof(*sl));
 	memset(&ld, 0, sizeof(ld));
@@ -2568,6 +2623,14 @@ sl_load(struct sl *sl, const char *root, char **errmsg)
 	sl->index = xcalloc(1, sizeof(*sl->index));
 	if (gather_files(sl, &paths, &sl->connections, errmsg) == -1)
 		goto out;
+	for (i = 0; names != NULL && i < paths.n && !inherits; i++)
+		if (may_declare(sl, paths.v[i], names, &inherits))
+			strv_push(&kept, paths.v[i]);
+	if (names != NULL && !inherits) {
+		strv_release(&paths);
+		paths = kept;
+		memset(&kept, 0, sizeof(kept));
+	}
 	sl->files = xcalloc(paths.n, sizeof(*sl->files));
 	sl->nfiles = paths.n;
 	for (i = 0; i < paths.n; i++) {
@@ -2590,7 +2653,21 @@ sl_load(struct sl *sl, const char *root, char **errmsg)
 out:
 	loader_release(&ld);
 	strv_release(&paths);
+	strv_release(&kept);
 	return rv;
+}
+
+int
+sl_load(struct sl *sl, const char *root, char **errmsg)
+{
+	return load(sl, root, NULL, errmsg);
+}
+
+int
+sl_load_for(struct sl *sl, const char *root, const struct strv *names,
+    char **errmsg)
+{
+	return load(sl, root, names, errmsg);
 }
 
 void
@@ -2773,6 +2850,23 @@ ref_split(const char *ref, char **conn, char **source, char **entity)
 		*entity = xstrdup(dot + 1);
 	} else
 		*source = xstrdup(ref);
+}
+
+char *
+sl_ref_word(const char *ref, int table)
+{
+	char	*conn, *source, *entity, *n, *dot;
+
+	if (table) {
+		n = norm_ref(ref);
+		if ((dot = strrchr(n, '.')) != NULL)
+			memmove(n, dot + 1, strlen(dot + 1) + 1);
+		return n;
+	}
+	ref_split(ref, &conn, &source, &entity);
+	free(conn);
+	free(entity);
+	return source;
 }
 
 enum sl_ref_status

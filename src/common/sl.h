@@ -200,6 +200,24 @@ struct sl {
  * be listed.  Caller releases sl (also after a failure) and frees *errmsg.
  */
 int	 sl_load(struct sl *sl, const char *root, char **errmsg);
+
+/*
+ * sl_load, reading only what can bear on names (source names and the last
+ * part of table refs, as wiki references give them): the files whose bytes
+ * hold one of them, ASCII case ignored (all files when one of those
+ * inherits columns from another).  Lookups of those names
+ * (sl_source_find, sl_entity_kind, sl_table_exists, sl_ref_check) answer
+ * as after sl_load; sl->files, errors and orphans cover the files read.
+ * What a page change costs then follows the page, not the layer's size.
+ */
+int	 sl_load_for(struct sl *sl, const char *root, const struct strv *names,
+	    char **errmsg);
+
+/*
+ * The name sl_load_for needs for ref: an sl_refs entry's source, or with
+ * table set the last part of a table ref (lower case).  Caller frees.
+ */
+char	*sl_ref_word(const char *ref, int table);
 void	 sl_release(struct sl *sl);
 
 /* Whether semantic-layer/<conn>/ exists in the loaded tree. */

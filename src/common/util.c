@@ -112,6 +112,30 @@ strv_release(struct strv *sv)
 	memset(sv, 0, sizeof(*sv));
 }
 
+static int
+strp_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void
+strv_sort_unique(struct strv *sv)
+{
+	size_t	i, o = 0;
+
+	if (sv->n < 2)
+		return;
+	qsort(sv->v, sv->n, sizeof(*sv->v), strp_cmp);
+	for (i = 0; i < sv->n; i++) {
+		if (o > 0 && strcmp(sv->v[o - 1], sv->v[i]) == 0)
+			free(sv->v[i]);
+		else
+			sv->v[o++] = sv->v[i];
+	}
+	sv->n = o;
+	sv->v[o] = NULL;
+}
+
 size_t
 utf8_char(const unsigned char *p, size_t avail, uint32_t *cp)
 {

@@ -26,6 +26,8 @@ struct strv {
 void	 strv_push(struct strv *, const char *);	/* copies */
 void	 strv_push_owned(struct strv *, char *);	/* takes ownership */
 void	 strv_release(struct strv *);
+/* Sort bytewise and drop duplicates. */
+void	 strv_sort_unique(struct strv *);
 
 /*
  * The length of the UTF-8 character at p (at most avail bytes) and its code
