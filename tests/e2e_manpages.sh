@@ -75,6 +75,34 @@ while read -r opt; do
 	check "some --help names the page's global $opt" grep -qxF -- "$opt" "$T/all-help-options"
 done <"$T/global"
 
+# ktx.yaml(5) names every key config.c reads or accepts and every driver;
+# ktx-supervisor-protocol(7) every message type and member proto.c knows.
+# whole_word PAGE WORD: WORD stands in PAGE's source as a word.
+whole_word() {
+	grep -qE "(^|[^A-Za-z0-9_])$2([^A-Za-z0-9_]|\$)" "$1"
+}
+config=$KTX_TOP_SRCDIR/src/common/config.c
+{
+	sed -n '/^static const char \*const [a-z_]*\(fields\|remote\|blocks\|mappings\)\[\]/,/};/p' "$config" |
+	    grep -oE '"[A-Za-z_]+"'
+	grep -oE 'text_is\(k, "[A-Za-z_]+"\)' "$config" | grep -oE '"[A-Za-z_]+"'
+	grep -oE '^	\{ "[a-z_]+", DRIVER_' "$config" | grep -oE '"[a-z_]+"'
+} | tr -d '"' | sort -u >"$T/config-keys"
+check "config.c yields keys" test "$(wc -l <"$T/config-keys")" -gt 40
+while read -r key; do
+	check "ktx.yaml(5) names $key" whole_word "$man/ktx.yaml.5" "$key"
+done <"$T/config-keys"
+proto=$KTX_TOP_SRCDIR/src/common/proto.c
+{
+	grep -oE '^	[A-Z_]+\("[a-z_]+"' "$proto" | grep -oE '"[a-z_]+"'
+	grep -oE '\{ "[a-z]+", [a-z_]+_fields \}' "$proto" | grep -oE '"[a-z]+"'
+} | tr -d '"' | sort -u >"$T/proto-words"
+grep -E '(^|[ .])Li ' "$man/ktx-supervisor-protocol.7" >"$T/proto-li"	# literals
+check "proto.c yields members" test "$(wc -l <"$T/proto-words")" -gt 40
+while read -r word; do
+	check "ktx-supervisor-protocol(7) names $word" whole_word "$T/proto-li" "$word"
+done <"$T/proto-words"
+
 # The other pages name what the program's help and the page point to.
 for p in ktx.yaml.5 ktx-worker.8 ktx-supervisor-protocol.7; do
 	name=${p%.*}
