@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "util.h"
 
 static const char	*log_progname = "ktx";
 static enum log_level	 log_level = LOG_LEVEL_INFO;
@@ -36,13 +37,42 @@ log_set_fatal_status(int status)
 	log_fatal_status = status;
 }
 
+void
+log_vputs(FILE *f, const char *fmt, va_list ap)
+{
+	const unsigned char	*p;
+	char			*msg;
+	uint32_t		 cp;
+	size_t			 len, n, k;
+
+	if (vasprintf(&msg, fmt, ap) == -1) {
+		fputs("(out of memory)", f);
+		return;
+	}
+	p = (const unsigned char *)msg;
+	len = strlen(msg);
+	for (; len > 0; p += n, len -= n) {
+		n = utf8_char(p, len, &cp);
+		if (n > 0 && (cp == '\n' || cp == '\t' ||
+		    (cp >= 0x20 && cp != 0x7f && (cp < 0x80 || cp > 0x9f)))) {
+			fwrite(p, 1, n, f);
+			continue;
+		}
+		if (n == 0)
+			n = 1;
+		for (k = 0; k < n; k++)
+			fprintf(f, "\\x%02x", p[k]);
+	}
+	free(msg);
+}
+
 static void
 vlog(const char *prefix, int with_errno, const char *fmt, va_list ap)
 {
 	int	saved = errno;
 
 	fprintf(stderr, "%s: %s", log_progname, prefix);
-	vfprintf(stderr, fmt, ap);
+	log_vputs(stderr, fmt, ap);
 	if (with_errno)
 		fprintf(stderr, ": %s", strerror(saved));
 	fputc('\n', stderr);

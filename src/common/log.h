@@ -7,6 +7,7 @@
 #define KTX_LOG_H
 
 #include <stdarg.h>
+#include <stdio.h>
 
 enum log_level { LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
@@ -20,6 +21,15 @@ void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Write the formatted message to f with every byte a terminal could take
+ * for a command escaped as \xHH: control characters but newline and tab,
+ * DEL, C1 controls and bytes that are not UTF-8.  Names from the command
+ * line, from files and from adapters reach messages as they are.
+ */
+void	log_vputs(FILE *f, const char *fmt, va_list ap)
+	    __attribute__((format(printf, 2, 0)));
 
 /* Exit status fatal/fatalx use; the supervisor sets 2 for usage/config errors. */
 void	log_set_fatal_status(int status);

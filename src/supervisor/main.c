@@ -54,7 +54,7 @@ cmd_errorx(const char *fmt, ...)
 
 	fputs("ktx-supervisor: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	log_vputs(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
 }
