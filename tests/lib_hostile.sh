@@ -16,7 +16,7 @@ table_rows() {
 		# A separator that is not white space keeps empty columns.
 		IFS=$'\x1f' read -r -a cols <<<"${line//$'\t'/$'\x1f'}"$'\x1f'END
 		unset 'cols[${#cols[@]}-1]'
-		name="${file##*/}:$n: $(printf '%s' "${cols[*]:2}" | tr '\037' ' ' | cut -c1-70)"
+		name="${file##*/}:$n: $(printf '%s' "$line" | tr '\t' ' ' | cut -c1-72)"
 		check "$name" "$fn" "${cols[@]}"
 	done <"$file"
 }
