@@ -249,7 +249,9 @@ copy_file(const char *src, const char *dst, char **errmsg)
 	size_t		 off;
 	int		 in, out = -1, rc = -1;
 
-	if ((in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
+	/* O_NONBLOCK: a FIFO put there since it was listed cannot hang us. */
+	if ((in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)) ==
+	    -1 ||
 	    fstat(in, &st) == -1) {
 		xasprintf(errmsg, "cannot read \"%s\": %s", src, strerror(errno));
 		goto out;
@@ -311,22 +313,32 @@ out:
 	return rc;
 }
 
-/* The regular files under dir, relative, sorted; anything else fails. */
+/*
+ * The regular files under dir, relative, sorted; anything else fails, and
+ * so does a file the final gates would refuse for its size, before it is
+ * copied and committed.  A FIFO is refused here, never opened.
+ */
 static struct {
 	size_t		 skip;		/* strlen(dir) + 1 */
 	struct strv	*files;
-	char		*bad;
+	char		*err;
 } walk;
 
 static int
 walk_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
-	(void)st;
 	(void)ftw;
 	if (type == FTW_D || type == FTW_DP)
 		return 0;
-	if (type != FTW_F) {
-		walk.bad = xstrdup(path);
+	if (type != FTW_F || !S_ISREG(st->st_mode)) {
+		xasprintf(&walk.err, "\"%s\" is not a regular file or directory",
+		    path);
+		return 1;
+	}
+	if (st->st_size > GATES_RAW_MAX_BYTES) {
+		xasprintf(&walk.err, "\"%s\" is too large (%lld bytes; the"
+		    " limit is %lld)", path, (long long)st->st_size,
+		    (long long)GATES_RAW_MAX_BYTES);
 		return 1;
 	}
 	if (strlen(path) > walk.skip)
@@ -350,12 +362,10 @@ list_files(const char *dir, struct strv *files, char **errmsg)
 		return 0;
 	walk.skip = strlen(dir) + 1;
 	walk.files = files;
-	walk.bad = NULL;
+	walk.err = NULL;
 	rc = nftw(dir, walk_one, 16, FTW_PHYS);
-	if (walk.bad != NULL) {
-		xasprintf(errmsg, "\"%s\" is not a regular file or directory",
-		    walk.bad);
-		free(walk.bad);
+	if (walk.err != NULL) {
+		*errmsg = walk.err;
 		return -1;
 	}
 	if (rc == -1) {
