@@ -542,6 +542,38 @@ START_TEST(test_provenance_outside_snapshot)
 }
 END_TEST
 
+/* A target adds raw files to its own snapshot only, and removes none. */
+START_TEST(test_raw_outside_own_snapshot)
+{
+	static const struct gate_path ch[] = {
+		{ GATE_ADDED, SNAP "/pages/a.md" },
+		{ GATE_ADDED, "raw-sources/wh/live-database/2026-01-01-x/t.json" },
+		{ GATE_MODIFIED,
+		    "raw-sources/kb/notion/2026-02-01-000000-local-old/b.md" },
+		{ GATE_DELETED, "raw-sources/kb/notion/old/gone.md" },
+		{ GATE_ADDED, SNAP "-forged/x.md" },
+	};
+	struct strv	raw;
+
+	memset(&raw, 0, sizeof(raw));
+	strv_push(&raw, "pages/a.md");
+	base_tree();
+	put("raw-sources/wh/live-database/2026-01-01-x/t.json", "{}\n");
+	put("raw-sources/kb/notion/2026-02-01-000000-local-old/b.md", "# b\n");
+	put(SNAP "-forged/x.md", "# x\n");
+	expect_fail(ch, N(ch), &raw,
+	    "raw file outside this target's snapshot " SNAP ":"
+	    " raw-sources/kb/notion/2026-02-01-000000-local-old/b.md\n"
+	    "raw file outside this target's snapshot " SNAP ":"
+	    " raw-sources/kb/notion/2026-03-01-101500-local-m1abc-forged/x.md\n"
+	    "raw file outside this target's snapshot " SNAP ":"
+	    " raw-sources/kb/notion/old/gone.md\n"
+	    "raw file outside this target's snapshot " SNAP ":"
+	    " raw-sources/wh/live-database/2026-01-01-x/t.json");
+	strv_release(&raw);
+}
+END_TEST
+
 START_TEST(test_changed_page_must_parse)
 {
 	static const struct gate_path ch[] = {
@@ -762,6 +794,7 @@ main(void)
 	tcase_add_test(tc, test_binary_and_encoding);
 	tcase_add_test(tc, test_too_large);
 	tcase_add_test(tc, test_provenance_outside_snapshot);
+	tcase_add_test(tc, test_raw_outside_own_snapshot);
 	suite_add_tcase(s, tc);
 
 	tc = tcase("message");

@@ -325,6 +325,12 @@ check_path(struct gates *g, const struct gate_path *c)
 		item(&g->e_paths, "path outside wiki/, semantic-layer/ and"
 		    " raw-sources/: %s", c->path);
 		return -1;
+	} else if (g->in->snapshot_dir != NULL &&
+	    !under(c->path, g->in->snapshot_dir)) {
+		/* Raw files come from the staging dir, into this snapshot. */
+		item(&g->e_paths, "raw file outside this target's snapshot"
+		    " %s: %s", g->in->snapshot_dir, c->path);
+		return -1;
 	}
 	if (c->change == GATE_DELETED)
 		return 0;

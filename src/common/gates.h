@@ -10,6 +10,8 @@
  *  1. paths the target changed (sorted bytewise): absolute paths,
  *     ".." components, symbolic links anywhere on the path, files that are
  *     not regular, files outside wiki/, semantic-layer/ and raw-sources/,
+ *     files under raw-sources/ outside snapshot_dir (when it is set: no
+ *     target changes another one's snapshot or an older one),
  *     binary or non-UTF-8 files under wiki/ and semantic-layer/, files over
  *     GATES_TEXT_MAX_BYTES (wiki/, semantic-layer/) or GATES_RAW_MAX_BYTES
  *     (raw-sources/);
