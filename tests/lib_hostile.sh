@@ -7,6 +7,7 @@ command -v jq >/dev/null || { echo "jq is required (scripts/deps installs it)" >
 # table_rows FILE FN: FN COLUMN... for each row of the tab-separated FILE
 # (blank lines and lines starting with "#" skipped; empty columns kept),
 # each one counted check named after the file, the line and its columns.
+# With TABLE_PLAIN=1, FN runs for each row without being counted.
 table_rows() {
 	local file=$1 fn=$2 line n=0 name
 	local -a cols
@@ -16,6 +17,10 @@ table_rows() {
 		# A separator that is not white space keeps empty columns.
 		IFS=$'\x1f' read -r -a cols <<<"${line//$'\t'/$'\x1f'}"$'\x1f'END
 		unset 'cols[${#cols[@]}-1]'
+		if [ "${TABLE_PLAIN:-0}" = 1 ]; then
+			"$fn" "${cols[@]}"
+			continue
+		fi
 		name="${file##*/}:$n: $(printf '%s' "$line" | tr '\t' ' ' | cut -c1-72)"
 		check "$name" "$fn" "${cols[@]}"
 	done <"$file"
