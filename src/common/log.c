@@ -66,6 +66,16 @@ log_vputs(FILE *f, const char *fmt, va_list ap)
 	free(msg);
 }
 
+void
+log_fprintf(FILE *f, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vputs(f, fmt, ap);
+	va_end(ap);
+}
+
 static void
 vlog(const char *prefix, int with_errno, const char *fmt, va_list ap)
 {

@@ -30,6 +30,9 @@ void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
  */
 void	log_vputs(FILE *f, const char *fmt, va_list ap)
 	    __attribute__((format(printf, 2, 0)));
+/* fprintf with that escaping: for text that holds what others wrote. */
+void	log_fprintf(FILE *f, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 
 /* Exit status fatal/fatalx use; the supervisor sets 2 for usage/config errors. */
 void	log_set_fatal_status(int status);

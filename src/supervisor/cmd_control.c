@@ -23,6 +23,7 @@
 #include "control.h"
 #include "engine.h"
 #include "lockd.h"
+#include "log.h"
 #include "proto.h"
 #include "sentinel.h"
 #include "supervisor.h"
@@ -468,7 +469,7 @@ simple_request(struct cmd_context *ctx, int argc, char **argv,
 	if (rc != 0)
 		goto out;
 	if (expect(&reply, PROTO_OK, argv[0])) {
-		printf("%s\n", proto_str(&reply, "message"));
+		log_fprintf(stdout, "%s\n", proto_str(&reply, "message"));
 		status = EXIT_ALL_DONE;
 	}
 	proto_msg_release(&reply);

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "log.h"
 #include "ktxconfig.h"
 #include "plan.h"
 #include "proc.h"
@@ -114,7 +115,7 @@ quiet(const struct run *r)
 static void
 print_header(struct run *r, struct target *t)
 {
-	fprintf(stderr, "[%zu/%zu] %s \xc2\xb7 %s\n", t->number, r->ntargets,
+	log_fprintf(stderr, "[%zu/%zu] %s \xc2\xb7 %s\n", t->number, r->ntargets,
 	    t->pt->conn->id, t->phase);
 	r->last_printed = t->number;
 }
@@ -144,7 +145,7 @@ render_progress(struct run *r, struct target *t, const char *phase,
 		return;
 	if (r->last_printed != t->number)
 		print_header(r, t);
-	fprintf(stderr, "  [%d%%] %s\n", percent, message);
+	log_fprintf(stderr, "  [%d%%] %s\n", percent, message);
 }
 
 void
@@ -157,9 +158,9 @@ render_end(struct run *r, struct target *t)
 	if (r->last_printed != t->number)
 		print_header(r, t);
 	if (t->status == STATUS_DONE || t->detail == NULL)
-		fprintf(stderr, "  %s\n", target_status_name(t->status));
+		log_fprintf(stderr, "  %s\n", target_status_name(t->status));
 	else
-		fprintf(stderr, "  %s \xc2\xb7 %s\n", target_status_name(t->status),
+		log_fprintf(stderr, "  %s \xc2\xb7 %s\n", target_status_name(t->status),
 		    first_line(t->detail, line));
 }
 
@@ -175,8 +176,8 @@ print_row(FILE *f, const char *const cells[7], const size_t width[7])
 	size_t	c;
 
 	for (c = 0; c < 6; c++)
-		fprintf(f, "%-*s  ", (int)width[c], cells[c]);
-	fprintf(f, "%s\n", cells[6]);
+		log_fprintf(f, "%-*s  ", (int)width[c], cells[c]);
+	log_fprintf(f, "%s\n", cells[6]);
 }
 
 void
@@ -206,12 +207,12 @@ render_table(const struct run *r, FILE *f)
 			width[5] = MAX(width[5], (size_t)COMMIT_SHORT);
 	}
 	if (r->aborting)
-		fprintf(f, "Ingest aborted\n\n");
+		log_fprintf(f, "Ingest aborted\n\n");
 	else if (nfailed > 0)
-		fprintf(f, "Ingest finished with %zu of %zu targets not done\n\n",
+		log_fprintf(f, "Ingest finished with %zu of %zu targets not done\n\n",
 		    nfailed, r->ntargets);
 	else
-		fprintf(f, "Ingest finished\n\n");
+		log_fprintf(f, "Ingest finished\n\n");
 	print_row(f, head, width);
 	for (i = 0; i < r->ntargets; i++) {
 		t = &r->targets[i];
@@ -234,7 +235,7 @@ render_table(const struct run *r, FILE *f)
 	}
 	if (nfailed == 0)
 		return;
-	fprintf(f, "\nFailed targets:\n");
+	log_fprintf(f, "\nFailed targets:\n");
 	for (i = 0; i < r->ntargets; i++) {
 		const char	*p, *nl;
 		char		*retry;
@@ -242,20 +243,20 @@ render_table(const struct run *r, FILE *f)
 		t = &r->targets[i];
 		if (!is_failure(t))
 			continue;
-		fprintf(f, "  %s: %s\n", t->pt->conn->id,
+		log_fprintf(f, "  %s: %s\n", t->pt->conn->id,
 		    target_status_name(t->status));
 		for (p = t->detail; p != NULL && *p != '\0'; p = nl + 1) {
 			nl = strchr(p, '\n');
-			fprintf(f, "    %.*s\n", nl ? (int)(nl - p) : (int)strlen(p), p);
+			log_fprintf(f, "    %.*s\n", nl ? (int)(nl - p) : (int)strlen(p), p);
 			if (nl == NULL)
 				break;
 		}
 		if (t->worktree != NULL)
-			fprintf(f, "    kept: %s\n", t->worktree);
+			log_fprintf(f, "    kept: %s\n", t->worktree);
 		if (t->trace != NULL)
-			fprintf(f, "    trace: %s\n", t->trace);
+			log_fprintf(f, "    trace: %s\n", t->trace);
 		retry = render_retry_command(r, t);
-		fprintf(f, "    retry: %s\n", retry);
+		log_fprintf(f, "    retry: %s\n", retry);
 		free(retry);
 	}
 }

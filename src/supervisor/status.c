@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "engine.h"
+#include "log.h"
 #include "ktxconfig.h"
 #include "lockd.h"
 #include "plan.h"
@@ -173,24 +174,24 @@ print_target(FILE *f, const cJSON *t, int width)
 	int64_t		 stage = 0, pid = 0, ms = 0, percent;
 
 	int_member(t, "stage", &stage);
-	fprintf(f, "  %-*s  stage %lld  ", width, str_member(t, "target"),
+	log_fprintf(f, "  %-*s  stage %lld  ", width, str_member(t, "target"),
 	    (long long)stage);
 	if (strcmp(state, "queued") == 0) {
-		fprintf(f, "queued\n");
+		log_fprintf(f, "queued\n");
 		return;
 	}
 	if (strcmp(state, "finished") == 0) {
-		fprintf(f, "%-8s  %s\n", str_member(t, "status"),
+		log_fprintf(f, "%-8s  %s\n", str_member(t, "status"),
 		    int_member(t, "elapsed_ms", &ms) ?
 		    render_duration(ms, dur) : "-");
 		return;
 	}
 	int_member(t, "pid", &pid);
 	int_member(t, "elapsed_ms", &ms);
-	fprintf(f, "%-8s  pid %lld  %s  %s", state, (long long)pid,
+	log_fprintf(f, "%-8s  pid %lld  %s  %s", state, (long long)pid,
 	    render_duration(ms, dur), phase != NULL ? phase : "");
 	if (int_member(t, "percent", &percent))
-		fprintf(f, " %lld%%", (long long)percent);
+		log_fprintf(f, " %lld%%", (long long)percent);
 	fputc('\n', f);
 }
 
@@ -202,7 +203,7 @@ print_request(FILE *f, const char *what, const cJSON *req, const char *ms_name)
 
 	int_member(req, ms_name, &ms);
 	int_member(req, "id", &id);
-	fprintf(f, "  %s %s for %s (%s, request %lld)\n", what,
+	log_fprintf(f, "  %s %s for %s (%s, request %lld)\n", what,
 	    str_member(req, "target"), render_duration(ms, dur),
 	    str_member(req, "purpose"), (long long)id);
 }
@@ -230,7 +231,7 @@ status_print(const cJSON *snap, FILE *f)
 		finished += strcmp(state, "finished") == 0;
 		width = MAX(width, strlen(str_member(t, "target")));
 	}
-	fprintf(f, "ktx-supervisor: run %s: %zu targets, %zu running, "
+	log_fprintf(f, "ktx-supervisor: run %s: %zu targets, %zu running, "
 	    "%zu queued, %zu finished%s%s%s\n", str_member(snap, "run_id"),
 	    ntargets, ntargets - queued - finished, queued, finished,
 	    flag(snap, "paused", ", paused"),
@@ -240,7 +241,7 @@ status_print(const cJSON *snap, FILE *f)
 		print_target(f, t, (int)width);
 	cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(snap, "locks")) {
 		holder = cJSON_GetObjectItemCaseSensitive(l, "holder");
-		fprintf(f, "lock %s: %s\n", str_member(l, "lock"),
+		log_fprintf(f, "lock %s: %s\n", str_member(l, "lock"),
 		    cJSON_IsNull(holder) ? "free" : "held");
 		if (!cJSON_IsNull(holder))
 			print_request(f, "held by", holder, "held_ms");
@@ -263,13 +264,13 @@ status_print_record(const cJSON *record, const char *name, FILE *f)
 		if (str_member(res, "connectionId") != NULL &&
 		    strlen(str_member(res, "connectionId")) > width)
 			width = strlen(str_member(res, "connectionId"));
-	fprintf(f, "the last run, recorded in .ktx/runs/%s:\n", name);
-	fprintf(f, "  %-*s  STATUS    TIME    DETAIL\n", (int)width, "TARGET");
+	log_fprintf(f, "the last run, recorded in .ktx/runs/%s:\n", name);
+	log_fprintf(f, "  %-*s  STATUS    TIME    DETAIL\n", (int)width, "TARGET");
 	cJSON_ArrayForEach(res, cJSON_GetObjectItem(record, "results")) {
 		buf[0] = '\0';
 		if (int_member(res, "durationMs", &ms))
 			render_duration(ms, buf);
-		fprintf(f, "  %-*s  %-8s  %-6s  %s\n", (int)width,
+		log_fprintf(f, "  %-*s  %-8s  %-6s  %s\n", (int)width,
 		    str_member(res, "connectionId"), str_member(res, "status"),
 		    buf, str_member(res, "detail") ? str_member(res, "detail") :
 		    "");
