@@ -573,6 +573,20 @@ has_escaped_nul(const char *s, size_t len)
 	return 0;
 }
 
+/* cJSON passes any byte through strings: every peer sends UTF-8. */
+static int
+valid_utf8(const char *s, size_t len)
+{
+	uint32_t	cp;
+	size_t		i, n;
+
+	for (i = 0; i < len; i += n)
+		if ((n = utf8_char((const unsigned char *)s + i, len - i,
+		    &cp)) == 0)
+			return 0;
+	return 1;
+}
+
 int
 proto_decode(const char *line, size_t len, struct proto_msg *msg, char **errmsg)
 {
@@ -588,6 +602,10 @@ proto_decode(const char *line, size_t len, struct proto_msg *msg, char **errmsg)
 	}
 	if (memchr(line, '\0', len) != NULL || has_escaped_nul(line, len)) {
 		*errmsg = xstrdup("NUL byte in frame");
+		return -1;
+	}
+	if (!valid_utf8(line, len)) {
+		*errmsg = xstrdup("frame is not UTF-8");
 		return -1;
 	}
 	obj = cJSON_ParseWithLengthOpts(line, len, &end, 0);
