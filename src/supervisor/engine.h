@@ -66,6 +66,8 @@ struct target {
 	int64_t			 timeout_ms;	/* 0: none */
 	int64_t			 deadline;	/* target timeout, run clock; 0: none */
 	int64_t			 kill_at;	/* SIGKILL due, run clock; 0: none */
+	int64_t			 hangup_at;	/* hung up without a result: drop
+						   due, run clock; 0: none */
 
 	int64_t			 started_mono, finished_mono;
 	int64_t			 started_wall, finished_wall;

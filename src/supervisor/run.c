@@ -31,6 +31,9 @@
 #include "trace.h"
 #include "util.h"
 
+/* How long a worker that hung up without a result has to exit. */
+#define HANGUP_GRACE_MS	2000
+
 static const char *const status_names[] = {
 	[STATUS_DONE] = "done",
 	[STATUS_FAILED] = "failed",
@@ -119,6 +122,15 @@ run_drop(struct run *r, struct target *t, const char *why)
 
 	if (t->stop == STOP_PROTOCOL)
 		return;
+	/*
+	 * A worker we are stopping may die in the middle of a frame: what
+	 * it sends now does not change why it stopped.
+	 */
+	if (t->stop != STOP_NONE && (t->kill_at || t->killed)) {
+		log_debug("%s: worker stopping: %s", t->pt->conn->id, why);
+		proto_conn_release(&t->conn);
+		return;
+	}
 	log_warnx("%s: dropping the worker: %s", t->pt->conn->id, why);
 	if (t->conn.fd != -1) {
 		msg = proto_new(PROTO_ERROR);
@@ -432,6 +444,10 @@ read_target(struct run *r, struct target *t)
 			log_warn("%s: read from the worker", t->pt->conn->id);
 		if (n <= 0) {
 			proto_conn_release(&t->conn);
+			/* A worker exits after its result; one that hangs up
+			 * and lives on can neither report nor take a lock. */
+			if (!t->has_result && t->stop == STOP_NONE)
+				t->hangup_at = run_clock(r) + HANGUP_GRACE_MS;
 			return;
 		}
 	}
@@ -757,6 +773,11 @@ run_timers(struct run *r)
 			terminate(r, t, STOP_TIMEOUT);
 		if (t->kill_at && now >= t->kill_at)
 			kill_now(t);
+		if (t->hangup_at && now >= t->hangup_at) {
+			t->hangup_at = 0;
+			run_drop(r, t, "the worker closed its connection without"
+			    " a result and did not exit");
+		}
 	}
 	while ((t = lockserv_overdue(r)) != NULL)
 		terminate(r, t, STOP_LOCK_HOLD);
@@ -780,6 +801,8 @@ poll_timeout(const struct run *r)
 			next = t->deadline;
 		if (t->kill_at && (next == 0 || t->kill_at < next))
 			next = t->kill_at;
+		if (t->hangup_at && (next == 0 || t->hangup_at < next))
+			next = t->hangup_at;
 	}
 	if ((left = lockserv_deadline(r)) != -1 && (next == 0 || left < next))
 		next = left;
