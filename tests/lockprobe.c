@@ -24,7 +24,8 @@
  * "lockprobe --send SOCKET LINE..." is a raw client for the control socket
  * tests instead: it writes each LINE and a newline ("--bytes=N": N bytes
  * of "x" and no newline) to the Unix socket SOCKET, then prints whatever
- * comes back until the other side closes or 5 s pass.  "lockprobe --bind
+ * comes back until the other side closes or 5 s pass ("--hangup" as the
+ * last LINE: it closes at once instead).  "lockprobe --bind
  * SOCKET" leaves a socket file nobody listens on, as a dead process would.
  *
  * Built for the tests, never installed.
@@ -271,6 +272,10 @@ send_raw(int argc, char **argv)
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 		fatal("connect \"%s\"", argv[2]);
 	for (i = 3; i < argc; i++) {
+		if (i == argc - 1 && strcmp(argv[i], "--hangup") == 0) {
+			close(fd);
+			return 0;
+		}
 		if (strncmp(argv[i], "--bytes=", 8) == 0) {
 			len = strtoul(argv[i] + 8, NULL, 10);
 			x = xmalloc(len);
