@@ -688,7 +688,7 @@ run_database_scan(struct pipeline *p)
 	struct strv		 files = { 0 };
 	struct trace_span	 sp;
 	cJSON			*data;
-	char			*err = NULL, *used = NULL, *dir;
+	char			*err = NULL, *used = NULL, *dir, *redacted;
 	size_t			 i;
 	int			 created, rc = -1;
 
@@ -699,6 +699,12 @@ run_database_scan(struct pipeline *p)
 		rc = dbscan_sqlite(p->conn, p->a->project_dir, &scan, &err);
 	else
 		rc = dbscan_postgres(p->conn, p->conn->url, &scan, &err);
+	if (rc == 0 && scan.database != NULL) {
+		/* A path or url from a secret reference is committed redacted. */
+		redacted = secrets_redact(&p->secrets, scan.database);
+		free(scan.database);
+		scan.database = redacted;
+	}
 	if (rc == 0)
 		rc = dbscan_write(&scan, p->session.path, p->conn->id,
 		    p->sync_id, &used, &err);
