@@ -39,6 +39,7 @@
 #include "engine.h"
 #include "gitops.h"
 #include "lockd.h"
+#include "log.h"
 #include "sentinel.h"
 #include "supervisor.h"
 #include "util.h"
@@ -530,10 +531,10 @@ print_lines(FILE *f, const char *label, const char *text)
 
 	fputs(label, f);
 	while ((nl = strchr(text, '\n')) != NULL) {
-		fprintf(f, "%.*s\n%*s", (int)(nl - text), text, indent, "");
+		log_fprintf(f, "%.*s\n%*s", (int)(nl - text), text, indent, "");
 		text = nl + 1;
 	}
-	fprintf(f, "%s\n", text);
+	log_fprintf(f, "%s\n", text);
 }
 
 static void
@@ -542,25 +543,25 @@ print_leftover(FILE *f, const struct scene *sc, const struct leftover *lo,
 {
 	char	dur[32];
 
-	fprintf(f, "%s %s:", lo->kind, lo->path != NULL ?
+	log_fprintf(f, "%s %s:", lo->kind, lo->path != NULL ?
 	    shown(sc, lo->path) : lo->branch);
 	if (lo->outcome != NULL)
-		fprintf(f, " %s,", lo->outcome);
+		log_fprintf(f, " %s,", lo->outcome);
 	if (lo->age_s >= 0 && lo->age_s < 60)
-		fprintf(f, " %llds old,", (long long)lo->age_s);
+		log_fprintf(f, " %llds old,", (long long)lo->age_s);
 	else if (lo->age_s >= 60)
-		fprintf(f, " %s old,", render_duration(lo->age_s * 1000, dur));
+		log_fprintf(f, " %s old,", render_duration(lo->age_s * 1000, dur));
 	if (lo->path != NULL && lo->branch != NULL)
-		fprintf(f, " branch %s,", lo->branch);
+		log_fprintf(f, " branch %s,", lo->branch);
 	if (lo->base != NULL)
-		fprintf(f, " base %.12s,", lo->base);
+		log_fprintf(f, " base %.12s,", lo->base);
 	if (lo->writer_alive == 1)
-		fprintf(f, " its writer may be alive,");
-	fprintf(f, " %s\n", verdict);
+		log_fprintf(f, " its writer may be alive,");
+	log_fprintf(f, " %s\n", verdict);
 	if (lo->reason != NULL)
 		print_lines(f, "    reason: ", lo->reason);
 	if (lo->error != NULL)
-		fprintf(f, "    error: %s\n", lo->error);
+		log_fprintf(f, "    error: %s\n", lo->error);
 }
 
 /* Why lo is not prunable, for people. */
