@@ -21,6 +21,7 @@ cat >"$T/worker" <<EOF
 #!/bin/bash
 case \$1 in good | slow) exec "$REAL_WORKER" "\$@" ;; esac
 ID=\$1
+echo \$\$ >>"$T/pids"
 hello() { printf '{"v":1,"type":"hello","target":"%s","pid":%d}\n' "\$ID" \$\$ >&3; }
 assign() { IFS= read -r _ <&3; }
 msg() { printf '%s\n' "\$1" >&3; }
@@ -57,7 +58,14 @@ check "workers: the good target landed" result good '.status == "done" and .comm
 check "workers: main moved by the good target only" \
     [ "$(git -C "$P" diff --name-only "$base" HEAD)" = wiki/global/good-page.md ]
 check "workers: stderr is terminal-safe" terminal_safe "$T/err"
-check "workers: no stand-in is left" sh -c "! pgrep -f '^/bin/bash $T/worker' >/dev/null"
+none_alive() {
+	local pid
+	for pid in $(cat "$T/pids"); do
+		! kill -0 "$pid" 2>/dev/null || { ps -o pid,args -p "$pid" >&2; return 1; }
+	done
+}
+check "workers: every stand-in was started" [ "$(wc -l <"$T/pids")" -eq "$(grep -c '^[a-z]' "$TABLE")" ]
+check "workers: no stand-in is left" none_alive
 
 # The same stand-in on a terminal's table and progress lines.
 KTX_WORKER=$T/worker sup -C "$P" ingest escape_text >"$T/tty.out" 2>"$T/tty.err"
