@@ -287,7 +287,14 @@ accept_client(struct control *c)
 		return;
 	}
 	if (c->nclients > CONTROL_MAX_CLIENTS) {
-		reply_error(cl, "busy", "too many control connections");
+		/*
+		 * The oldest gives way, not the newcomer: clients that
+		 * connect and sit cannot lock an operator out.
+		 */
+		cl = TAILQ_FIRST(&c->clients);
+		log_debug("control: too many clients, closing the oldest");
+		reply_error(cl, "busy", "too many control connections; the "
+		    "oldest is closed");
 		client_close(c, cl);
 	}
 }
