@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "util.h"
 
 START_TEST(test_strv_grows_and_stays_null_terminated)
@@ -91,6 +92,45 @@ START_TEST(test_mkpath)
 }
 END_TEST
 
+/* What log_fprintf writes for fmt "%s" and s.  Caller frees. */
+static char *
+escaped(const char *s)
+{
+	char	*buf = NULL;
+	size_t	 len = 0;
+	FILE	*f;
+
+	f = open_memstream(&buf, &len);
+	ck_assert_ptr_nonnull(f);
+	log_fprintf(f, "%s", s);
+	fclose(f);
+	return buf;
+}
+
+START_TEST(test_log_escapes_what_steers_a_terminal)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "plain \xc3\xa9t\xc3\xa9 \xe2\x82\xac",
+		    "plain \xc3\xa9t\xc3\xa9 \xe2\x82\xac" },
+		{ "two\nlines\tand a tab", "two\nlines\tand a tab" },
+		{ "a\033[2Jb", "a\\x1b[2Jb" },
+		{ "bell\a cr\r del\177", "bell\\x07 cr\\x0d del\\x7f" },
+		{ "c1 \xc2\x9b" "31m", "c1 \\xc2\\x9b" "31m" },
+		{ "bad \xff \xc0\xaf \xed\xa0\x80",
+		    "bad \\xff \\xc0\\xaf \\xed\\xa0\\x80" },
+		{ "cut \xe2\x82", "cut \\xe2\\x82" },
+	};
+	char	*got;
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		got = escaped(cases[i].in);
+		ck_assert_str_eq(got, cases[i].out);
+		free(got);
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -104,6 +144,7 @@ main(void)
 	tcase_add_test(tc, test_monotonic_clock_advances);
 	tcase_add_test(tc, test_iso_time_ms);
 	tcase_add_test(tc, test_mkpath);
+	tcase_add_test(tc, test_log_escapes_what_steers_a_terminal);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
