@@ -116,8 +116,13 @@ nowhere() {
 	done
 }
 check "the planted secrets are in no argv, output, trace, record, sentinel or commit" nowhere
-check "the places searched exist" [ -s "$T/history" ] && [ -n "$(ls "$P"/.ktx/runs/*.json)" ] &&
-    [ -n "$(ls "$P"/.ktx/worktrees/*/.ktx-outcome)" ] && [ -n "$(ls "$P"/.ktx/ingest-traces/*/trace.jsonl)" ]
+searched() {
+	[ -s "$T/history" ] && [ -s "$T/cmdlines" ] && [ -s "$T/status.json" ] &&
+	    ls "$P"/.ktx/runs/*.json >/dev/null &&
+	    ls "$P"/.ktx/worktrees/*/.ktx-outcome >/dev/null &&
+	    ls "$P"/.ktx/ingest-traces/*/trace.jsonl >/dev/null
+}
+check "the places searched exist" searched
 check "the stream of the failure says (secret)" grep -q 'token (secret) rejected' "$T/table.out"
 
 # The adapter's environment: the contract's names, nothing else.
