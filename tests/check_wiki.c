@@ -246,6 +246,38 @@ START_TEST(test_split_like_ktx)
 }
 END_TEST
 
+/*
+ * A NUL byte in the body is kept with what follows it (found by
+ * fuzz/fuzz_wiki: the body was copied up to the NUL only, and body_len
+ * ran past the copy).
+ */
+START_TEST(test_body_with_nul)
+{
+	static const char	 text[] = "---\nsummary: x\n---\nab\0cd [[k]]\n";
+	static const char	 body[] = "ab\0cd [[k]]";
+	struct wiki_page	 page;
+	struct wiki_links	 links;
+	char			*err = NULL, *out;
+	size_t			 len;
+
+	memset(&links, 0, sizeof(links));
+	ck_assert_int_eq(wiki_parse("p.md", text, sizeof(text) - 1, &page,
+	    &err), 0);
+	ck_assert_uint_eq(page.body_len, sizeof(body) - 1);
+	ck_assert_mem_eq(page.body, body, sizeof(body));
+	wiki_body_links(page.body, page.body_len, &links);
+	ck_assert_uint_eq(links.n, 1);
+	ck_assert_str_eq(links.v[0].target, "k");
+	wiki_links_release(&links);
+	out = wiki_emit(&page, &len);
+	ck_assert_uint_eq(len, sizeof("---\nsummary: x\n---\n\n") - 1 +
+	    sizeof(body) - 1 + 1);
+	ck_assert_mem_eq(out + len - sizeof(body), body, sizeof(body) - 1);
+	free(out);
+	wiki_page_release(&page);
+}
+END_TEST
+
 START_TEST(test_frontmatter_errors)
 {
 	parse_fails("---\n\n---\nbody", "p.md:2:1: the frontmatter must be a"
@@ -612,6 +644,7 @@ main(void)
 	tcase_add_test(tc, test_emit_shapes);
 	tcase_add_test(tc, test_missing_frontmatter);
 	tcase_add_test(tc, test_split_like_ktx);
+	tcase_add_test(tc, test_body_with_nul);
 	tcase_add_test(tc, test_frontmatter_errors);
 	tcase_add_test(tc, test_nesting_limit);
 	tcase_add_test(tc, test_positions);

@@ -654,7 +654,10 @@ wiki_parse(const char *name, const char *buf, size_t len,
 		body++;
 	body_len = (size_t)(buf + len - body);
 	body = js_trim(body, &body_len);
-	page->body = xstrndup(body, body_len);
+	/* All of it: a NUL byte in the body must not cut the copy short. */
+	page->body = xmalloc(body_len + 1);
+	memcpy(page->body, body, body_len);
+	page->body[body_len] = '\0';
 	page->body_len = body_len;
 	rv = 0;
 out:
