@@ -36,7 +36,7 @@ log_set_fatal_status(int status)
 	log_fatal_status = status;
 }
 
-static void
+static void __attribute__((format(printf, 3, 0)))
 vlog(const char *prefix, int with_errno, const char *fmt, va_list ap)
 {
 	int	saved = errno;
