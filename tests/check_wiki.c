@@ -201,6 +201,36 @@ START_TEST(test_emit_shapes)
 }
 END_TEST
 
+/*
+ * A multi-line string with a double quote and no single one goes in
+ * double quotes: in single quotes its line breaks would fold into spaces
+ * (found by fuzz/fuzz_wiki: emit, parse, emit changed the value).
+ */
+START_TEST(test_emit_multiline_quoted)
+{
+	static const char	 want[] = "---\nsql: \"say \\\"hi\\\"\\n"
+	    "  next\\n  \"\n\"a\\\"b\\nc\": 1\n---\n\nbody\n";
+	struct wiki_page	 page, again;
+	char			*out, *out2;
+
+	parse_ok("---\nsql: \"say \\\"hi\\\"\\n  next\\n  \"\n"
+	    "\"a\\\"b\\nc\": 1\n---\nbody", &page);
+	ck_assert_str_eq(wiki_get(&page, "sql")->text, "say \"hi\"\n  next\n  ");
+	out = emit(&page);
+	ck_assert_str_eq(out, want);
+	parse_ok(out, &again);
+	ck_assert_str_eq(wiki_get(&again, "sql")->text,
+	    "say \"hi\"\n  next\n  ");
+	ck_assert_ptr_nonnull(wiki_get(&again, "a\"b\nc"));
+	out2 = emit(&again);
+	ck_assert_str_eq(out2, want);
+	free(out);
+	free(out2);
+	wiki_page_release(&page);
+	wiki_page_release(&again);
+}
+END_TEST
+
 START_TEST(test_missing_frontmatter)
 {
 	static const char *const texts[] = {
@@ -642,6 +672,7 @@ main(void)
 	tcase_add_test(tc, test_round_trip_generated);
 	tcase_add_test(tc, test_normalize_as_ktx);
 	tcase_add_test(tc, test_emit_shapes);
+	tcase_add_test(tc, test_emit_multiline_quoted);
 	tcase_add_test(tc, test_missing_frontmatter);
 	tcase_add_test(tc, test_split_like_ktx);
 	tcase_add_test(tc, test_body_with_nul);

@@ -844,13 +844,20 @@ emit_double_quoted(struct wbuf *b, const char *s, size_t len)
 	wbuf_add(b, "\"", 1);
 }
 
+/*
+ * Single quotes for text with a double quote and no single one, as the
+ * "yaml" package does, but never across a line break: in single quotes a
+ * break folds into a space.  The package takes double quotes there too,
+ * since a multi-line string comes here only as a key or with blanks after
+ * its last break (literal_unfit), and it keeps single quotes for neither.
+ */
 static void
 emit_quoted(struct wbuf *b, const char *s, size_t len)
 {
 	size_t	i;
 
 	if (needs_double_quotes(s, len) || memchr(s, '"', len) == NULL ||
-	    memchr(s, '\'', len) != NULL) {
+	    memchr(s, '\'', len) != NULL || memchr(s, '\n', len) != NULL) {
 		emit_double_quoted(b, s, len);
 		return;
 	}

@@ -12,9 +12,10 @@
  *   trimmed) + "\n---\n\n" + body + "\n"
  * and wiki_emit produces those bytes, so a page ktx wrote parses and emits
  * byte for byte.  Known differences from ktx: anchors and aliases are
- * refused; a double-quoted multi-line string with control characters keeps
- * its line breaks as "\n" escapes where the "yaml" package would fold a
- * long one; libyaml reads YAML 1.1 line breaks (NEL U+0085, LS, PS) inside
+ * refused; a double-quoted multi-line string (one with control characters,
+ * a multi-line key, or one ending in a line of blanks) keeps its line
+ * breaks as "\n" escapes where the "yaml" package would fold a long one;
+ * libyaml reads YAML 1.1 line breaks (NEL U+0085, LS, PS) inside
  * scalars as line breaks where YAML 1.2 keeps them as characters, and
  * refuses the raw DEL and C1 control characters the "yaml" package leaves
  * unescaped inside double quotes (such a page does not parse here).  (A
