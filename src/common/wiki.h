@@ -18,7 +18,8 @@
  * libyaml reads YAML 1.1 line breaks (NEL U+0085, LS, PS) inside
  * scalars as line breaks where YAML 1.2 keeps them as characters, and
  * refuses the raw DEL and C1 control characters the "yaml" package leaves
- * unescaped inside double quotes (such a page does not parse here).  (A
+ * unescaped inside double quotes (such a page does not parse here;
+ * wiki_emit escapes those and LS, PS, so what it writes reads back).  (A
  * second YAML document cannot occur: its "---" line ends the frontmatter.)
  */
 #ifndef KTX_WIKI_H
