@@ -11,7 +11,9 @@
  *   "---\n" + YAML(indent 2, no line folding, trailing whitespace
  *   trimmed) + "\n---\n\n" + body + "\n"
  * and wiki_emit produces those bytes, so a page ktx wrote parses and emits
- * byte for byte.  Known differences from ktx: anchors and aliases are
+ * byte for byte.  (That trim leaves the string written last, when it ends
+ * in several line breaks, with one on the next read, in ktx as here.)
+ * Known differences from ktx: anchors and aliases are
  * refused; a double-quoted multi-line string (one with control characters,
  * a multi-line key, or one ending in a line of blanks) keeps its line
  * breaks as "\n" escapes where the "yaml" package would fold a long one;
