@@ -11,8 +11,8 @@
  *   "---\n" + YAML(indent 2, no line folding, trailing whitespace
  *   trimmed) + "\n---\n\n" + body + "\n"
  * and wiki_emit produces those bytes, so a page ktx wrote parses and emits
- * byte for byte.  (That trim leaves the string written last, when it ends
- * in several line breaks, with one on the next read, in ktx as here.)
+ * byte for byte.  (That trim takes trailing line breaks from the string
+ * written last, as the next read sees it, in ktx as here.)
  * Known differences from ktx: anchors and aliases are
  * refused; a double-quoted multi-line string (one with control characters,
  * a multi-line key, or one ending in a line of blanks) keeps its line
