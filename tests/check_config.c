@@ -72,6 +72,42 @@ load_ok(const char *yaml, struct ktx_config *cfg)
 	    cfg->warnings.v[0]);
 }
 
+/* config_load_buf: the bytes given, not past len; messages name path. */
+START_TEST(test_load_buf)
+{
+	static const char	 text[] =
+	    "connections: {wh: {driver: sqlite, path: a.db}}\n???";
+	struct ktx_config	 cfg;
+	char			*err = NULL, *big;
+
+	ck_assert_msg(config_load_buf("mem/ktx.yaml", text, sizeof(text) - 4,
+	    &cfg, &err) == 0, "%s", err);
+	ck_assert_str_eq(cfg.path, "mem/ktx.yaml");
+	ck_assert_uint_eq(cfg.nconnections, 1);
+	ck_assert_str_eq(cfg.connections[0].path, "a.db");
+	config_release(&cfg);
+
+	ck_assert_int_eq(config_load_buf("mem/ktx.yaml", text, 0, &cfg, &err),
+	    -1);
+	ck_assert_str_eq(err, "mem/ktx.yaml:1:1: empty file");
+	ck_assert_ptr_null(cfg.path);
+	free(err);
+
+	ck_assert_int_eq(config_load_buf("mem/ktx.yaml", "connections: [\n",
+	    15, &cfg, &err), -1);
+	ck_assert_int_eq(strncmp(err, "mem/ktx.yaml:2:1: ", 18), 0);
+	free(err);
+
+	big = xcalloc(KTX_CONFIG_MAX_BYTES + 1, 1);
+	ck_assert_int_eq(config_load_buf("mem/ktx.yaml", big,
+	    KTX_CONFIG_MAX_BYTES + 1, &cfg, &err), -1);
+	ck_assert_str_eq(err,
+	    "mem/ktx.yaml: too large (more than 1048576 bytes)");
+	free(err);
+	free(big);
+}
+END_TEST
+
 /*
  * The load of data fails with exactly "<tmpdir>/<expected>", expected
  * being "ktx.yaml:L:C: message" or "ktx.yaml: message", and leaves the
@@ -1142,6 +1178,7 @@ main(void)
 	tcase_add_test(tc, test_control_character);
 	tcase_add_test(tc, test_positions_with_crlf_and_bom);
 	tcase_add_test(tc, test_too_large);
+	tcase_add_test(tc, test_load_buf);
 	suite_add_tcase(s, tc);
 
 	tc = tcase("yaml");

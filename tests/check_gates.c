@@ -390,6 +390,21 @@ START_TEST(test_dotdot_and_absolute_paths)
 }
 END_TEST
 
+/*
+ * gates_regular_file refuses a path with a lexical problem before it
+ * looks (it freed an uninitialised pointer then; clang found it).
+ */
+START_TEST(test_regular_file_lexical)
+{
+	put("wiki/global/a.md", "---\n{}\n---\n");
+	ck_assert_int_eq(gates_regular_file(root, "wiki/global/a.md"), 1);
+	ck_assert_int_eq(gates_regular_file(root, "wiki/../wiki/global/a.md"),
+	    0);
+	ck_assert_int_eq(gates_regular_file(root, "/etc/passwd"), 0);
+	ck_assert_int_eq(gates_regular_file(root, "wiki//global/a.md"), 0);
+}
+END_TEST
+
 START_TEST(test_symlinks)
 {
 	static const struct gate_path ch[] = {
@@ -788,6 +803,7 @@ main(void)
 
 	tc = tcase("paths");
 	tcase_add_test(tc, test_dotdot_and_absolute_paths);
+	tcase_add_test(tc, test_regular_file_lexical);
 	tcase_add_test(tc, test_symlinks);
 	tcase_add_test(tc, test_not_regular_files);
 	tcase_add_test(tc, test_outside_the_three_dirs);

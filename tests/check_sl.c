@@ -637,6 +637,122 @@ START_TEST(test_overlay_composition_rules)
 }
 END_TEST
 
+/* The whole file at path, NUL-terminated.  Caller frees. */
+static char *
+slurp(const char *path, size_t *lenp)
+{
+	FILE	*f;
+	char	*buf;
+	long	 n;
+
+	ck_assert_ptr_nonnull(f = fopen(path, "rb"));
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	ck_assert_int_ge(n = ftell(f), 0);
+	rewind(f);
+	buf = xmalloc((size_t)n + 1);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	*lenp = (size_t)n;
+	return buf;
+}
+
+/* The fixture's files given in memory, in reverse order: the same model. */
+static void
+assert_texts_load_as_tree(const char *name)
+{
+	struct sl		 tree, mem;
+	struct sl_text		*texts;
+	char			*root = fixture(name), *path, *err = NULL;
+	size_t			 i, n;
+
+	load_tree(root, &tree);
+	n = tree.nfiles;
+	texts = xcalloc(n, sizeof(*texts));
+	for (i = 0; i < n; i++) {
+		texts[n - 1 - i].path = tree.files[i].path;
+		xasprintf(&path, "%s/%s", root, tree.files[i].path);
+		texts[n - 1 - i].buf = slurp(path, &texts[n - 1 - i].len);
+		free(path);
+	}
+	ck_assert_msg(sl_load_texts(&mem, texts, n, &err) == 0, "%s", err);
+	ck_assert_ptr_null(mem.root);
+	ck_assert_uint_eq(mem.connections.n, tree.connections.n);
+	for (i = 0; i < tree.connections.n; i++)
+		ck_assert_str_eq(mem.connections.v[i], tree.connections.v[i]);
+	ck_assert_uint_eq(mem.nfiles, n);
+	for (i = 0; i < n; i++) {
+		ck_assert_str_eq(mem.files[i].path, tree.files[i].path);
+		ck_assert_int_eq(mem.files[i].kind, tree.files[i].kind);
+	}
+	ck_assert_uint_eq(mem.nsources, tree.nsources);
+	for (i = 0; i < tree.nsources; i++) {
+		ck_assert_str_eq(mem.sources[i].conn, tree.sources[i].conn);
+		ck_assert_str_eq(mem.sources[i].name, tree.sources[i].name);
+		ck_assert_uint_eq(mem.sources[i].ncolumns,
+		    tree.sources[i].ncolumns);
+	}
+	ck_assert_uint_eq(mem.nerrors, tree.nerrors);
+	for (i = 0; i < tree.nerrors; i++)
+		ck_assert_str_eq(mem.errors[i].text, tree.errors[i].text);
+	ck_assert_uint_eq(mem.warnings.n, tree.warnings.n);
+	ck_assert_uint_eq(mem.norphans, tree.norphans);
+	for (i = 0; i < n; i++)
+		free((char *)texts[i].buf);
+	free(texts);
+	sl_release(&mem);
+	sl_release(&tree);
+	free(root);
+}
+
+static void
+assert_texts_refused(const char *path1, const char *path2,
+    const char *expected)
+{
+	struct sl_text	 texts[2] = {
+		{ path1, "name: a\n", 8 }, { path2, "name: b\n", 8 }
+	};
+	struct sl	 sl;
+	char		*err = NULL;
+
+	ck_assert_int_eq(sl_load_texts(&sl, texts, 2, &err), -1);
+	ck_assert_str_eq(err, expected);
+	free(err);
+	sl_release(&sl);
+}
+
+START_TEST(test_load_texts)
+{
+	assert_texts_load_as_tree("basic");
+	assert_texts_load_as_tree("bad");
+	assert_texts_load_as_tree("dup");
+
+	assert_texts_refused("semantic-layer/wh/a.yaml",
+	    "semantic-layer/wh/a.yaml",
+	    "semantic-layer/wh/a.yaml: given twice");
+	assert_texts_refused("semantic-layer/wh/a.yaml", "wh/b.yaml",
+	    "wh/b.yaml: not a semantic-layer file path");
+	assert_texts_refused("semantic-layer/wh/a.txt",
+	    "semantic-layer/wh/b.yaml",
+	    "semantic-layer/wh/a.txt: not a semantic-layer file path");
+	assert_texts_refused("semantic-layer/.wh/a.yaml",
+	    "semantic-layer/wh/b.yaml",
+	    "semantic-layer/.wh/a.yaml: not a semantic-layer file path");
+	assert_texts_refused("semantic-layer/wh/.a.yaml",
+	    "semantic-layer/wh/b.yaml",
+	    "semantic-layer/wh/.a.yaml: not a semantic-layer file path");
+	assert_texts_refused("semantic-layer/wh/sub/a.yaml",
+	    "semantic-layer/wh/b.yaml",
+	    "semantic-layer/wh/sub/a.yaml: not a semantic-layer file path");
+	assert_texts_refused("semantic-layer//a.yaml",
+	    "semantic-layer/wh/b.yaml",
+	    "semantic-layer//a.yaml: not a semantic-layer file path");
+	assert_texts_refused("semantic-layer/wh/_schema/a.yml",
+	    "semantic-layer/wh/b.yaml",
+	    "semantic-layer/wh/_schema/a.yml: not a semantic-layer file path");
+}
+END_TEST
+
 START_TEST(test_missing_tree_is_empty)
 {
 	struct sl	sl;
@@ -687,25 +803,6 @@ tricky_shard(struct sl_shard *sh)
 	sl_shard_add_join(t, "zeta", "alpha.id = zeta.id", "one_to_many",
 	    "formal");
 	sl_shard_add_table(sh, "empty", "db.empty");
-}
-
-static char *
-slurp(const char *path, size_t *lenp)
-{
-	FILE	*f;
-	char	*buf;
-	long	 n;
-
-	ck_assert_ptr_nonnull(f = fopen(path, "rb"));
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = xmalloc((size_t)n + 1);
-	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*lenp = (size_t)n;
-	return buf;
 }
 
 START_TEST(test_emit_round_trip_is_byte_stable)
@@ -1026,6 +1123,7 @@ main(void)
 	tcase_add_test(tc, test_strict_schema_errors);
 	tcase_add_test(tc, test_overlay_composition_rules);
 	tcase_add_test(tc, test_missing_tree_is_empty);
+	tcase_add_test(tc, test_load_texts);
 	tcase_add_test(tc, test_emit_round_trip_is_byte_stable);
 	tcase_add_test(tc, test_emit_exact_text);
 	tcase_add_test(tc, test_usage_kept_as_read);

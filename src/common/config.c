@@ -411,6 +411,7 @@ kind_of(const struct ynode *n)
  * Reading the file.
  */
 
+/* Read up to one byte past the limit, for config_load_buf to refuse. */
 static int
 read_file(struct loader *ld, unsigned char **bufp, size_t *lenp)
 {
@@ -436,7 +437,7 @@ read_file(struct loader *ld, unsigned char **bufp, size_t *lenp)
 		fail_file(ld, "not a regular file");
 		goto out;
 	}
-	/* Read one byte past the limit: the size may change under us. */
+	/* One byte past the limit: the size may change under us. */
 	buf = xmalloc(KTX_CONFIG_MAX_BYTES + 1);
 	while (len <= KTX_CONFIG_MAX_BYTES) {
 		n = read(fd, buf + len, KTX_CONFIG_MAX_BYTES + 1 - len);
@@ -449,15 +450,6 @@ read_file(struct loader *ld, unsigned char **bufp, size_t *lenp)
 		if (n == 0)
 			break;
 		len += (size_t)n;
-	}
-	if (len > KTX_CONFIG_MAX_BYTES) {
-		fail_file(ld, "too large (more than %d bytes)",
-		    KTX_CONFIG_MAX_BYTES);
-		goto out;
-	}
-	if (len == 0) {
-		fail_at(ld, 1, 1, "empty file");
-		goto out;
 	}
 	*bufp = buf;
 	*lenp = len;
@@ -1414,9 +1406,29 @@ int
 config_load(const char *path, struct ktx_config *cfg, char **errmsg)
 {
 	struct loader	 ld;
-	struct ynode	*root = NULL;
 	unsigned char	*buf = NULL;
 	size_t		 len = 0;
+	int		 rv;
+
+	memset(cfg, 0, sizeof(*cfg));
+	memset(&ld, 0, sizeof(ld));
+	ld.path = path;
+	if (read_file(&ld, &buf, &len) == -1) {
+		*errmsg = ld.errmsg;
+		return -1;
+	}
+	rv = config_load_buf(path, (const char *)buf, len, cfg, errmsg);
+	free(buf);
+	return rv;
+}
+
+int
+config_load_buf(const char *path, const char *text, size_t len,
+    struct ktx_config *cfg, char **errmsg)
+{
+	const unsigned char *buf = (const unsigned char *)text;
+	struct loader	 ld;
+	struct ynode	*root = NULL;
 	int		 rv = -1;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -1431,8 +1443,16 @@ config_load(const char *path, struct ktx_config *cfg, char **errmsg)
 	cfg->sources_timeout = 0;
 	cfg->lock_max_hold = KTX_DEFAULT_LOCK_MAX_HOLD;
 
-	if (read_file(&ld, &buf, &len) == -1 ||
-	    check_text(&ld, buf, len) == -1 ||
+	if (len > KTX_CONFIG_MAX_BYTES) {
+		fail_file(&ld, "too large (more than %d bytes)",
+		    KTX_CONFIG_MAX_BYTES);
+		goto out;
+	}
+	if (len == 0) {
+		fail_at(&ld, 1, 1, "empty file");
+		goto out;
+	}
+	if (check_text(&ld, buf, len) == -1 ||
 	    parse(&ld, buf, len, &root) == -1 ||
 	    load_root(&ld, root) == -1)
 		goto out;
@@ -1450,7 +1470,6 @@ out:
 	}
 	node_free(root);
 	free(ld.refs);
-	free(buf);
 	return rv;
 }
 

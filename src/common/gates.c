@@ -222,7 +222,7 @@ int
 gates_regular_file(const char *root, const char *rel)
 {
 	struct stat	 sb;
-	char		*detail;
+	char		*detail = NULL;
 	int		 ok;
 
 	ok = lexical_problem(rel) == NULL &&

@@ -54,7 +54,8 @@ struct gitindex_entry {
  * Read the index file at path.  A missing file, version 4, a required
  * extension (split index "link", sparse "sdir") or a sparse directory
  * entry give GITINDEX_UNSUPPORTED.  As git does outside fsck, the
- * trailing checksum is not verified.  On failure nothing is held.
+ * trailing checksum is not verified.  After a failure ix is empty (its
+ * release is then a no-op).
  */
 int	 gitindex_load(struct gitindex *, const char *path, char **errmsg);
 void	 gitindex_release(struct gitindex *);

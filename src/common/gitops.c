@@ -34,7 +34,7 @@
 
 /* Errors. */
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 set_errv(char **errmsg, const char *fmt, va_list ap)
 {
 	char	*s;

@@ -69,6 +69,12 @@ struct ktx_config {
  * Caller frees *errmsg and releases cfg.
  */
 int	 config_load(const char *path, struct ktx_config *cfg, char **errmsg);
+/*
+ * The same for the len bytes at buf (not NUL-terminated), which config_load
+ * reads from path; path is only what messages and cfg->path name.
+ */
+int	 config_load_buf(const char *path, const char *buf, size_t len,
+	    struct ktx_config *cfg, char **errmsg);
 void	 config_release(struct ktx_config *cfg);
 
 const struct ktx_connection *config_find(const struct ktx_config *, const char *id);

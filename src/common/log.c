@@ -76,7 +76,7 @@ log_fprintf(FILE *f, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void
+static void __attribute__((format(printf, 3, 0)))
 vlog(const char *prefix, int with_errno, const char *fmt, va_list ap)
 {
 	int	saved = errno;

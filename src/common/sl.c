@@ -1841,9 +1841,12 @@ is_shard_path(const char *path)
 	    strlen(SL_SCHEMA_DIR) + 1) == 0;
 }
 
-/* Read and parse one file into ld->parsed[i]; collect its messages. */
+/*
+ * Parse one file into ld->parsed[i], its text t, or the file itself when t
+ * is NULL; collect its messages.
+ */
 static void
-load_file(struct loader *ld, size_t i)
+load_file(struct loader *ld, size_t i, const struct sl_text *t)
 {
 	struct sl	*sl = ld->sl;
 	struct sl_file	*f = &sl->files[i];
@@ -1851,23 +1854,27 @@ load_file(struct loader *ld, size_t i)
 	struct ctx	 c;
 	struct sl_node	*root = NULL;
 	unsigned char	*buf = NULL;
-	char		*fspath, *text;
+	char		*fspath = NULL, *text;
 	size_t		 len, k;
 	int		 r;
 
 	memset(&c, 0, sizeof(c));
 	c.path = f->path;
-	xasprintf(&fspath, "%s/%s", sl->root, f->path);
 	f->kind = SL_FILE_UNREADABLE;
-	if ((r = read_whole(&c, fspath, &buf, &len)) == 1) {
-		/* Removed since the directory was listed. */
-		xasprintf(&text, "%s: no such file", f->path);
-		strv_push_owned(&c.errors, text);
-		strv_push(&c.sources, "");
-	}
-	if (r != 0)
-		goto out;
-	if ((root = parse_yaml(&c, buf, len)) == NULL)
+	if (t == NULL) {
+		xasprintf(&fspath, "%s/%s", sl->root, f->path);
+		if ((r = read_whole(&c, fspath, &buf, &len)) == 1) {
+			/* Removed since the directory was listed. */
+			xasprintf(&text, "%s: no such file", f->path);
+			strv_push_owned(&c.errors, text);
+			strv_push(&c.sources, "");
+		}
+		if (r != 0)
+			goto out;
+		root = parse_yaml(&c, buf, len);
+	} else
+		root = parse_yaml(&c, (const unsigned char *)t->buf, t->len);
+	if (root == NULL)
 		goto out;
 	if (is_shard_path(f->path)) {
 		f->kind = SL_FILE_SHARD;
@@ -2551,6 +2558,33 @@ loader_release(struct loader *ld)
 	ht_release(&ld->decl_index, NULL);
 }
 
+/*
+ * Load sl->files (paths sorted, connections set), each from texts[i], or
+ * from the tree under sl->root when texts is NULL; then compose.
+ */
+static void
+load_files(struct loader *ld, const struct sl_text *const *texts)
+{
+	struct sl	*sl = ld->sl;
+	const char	*p;
+	size_t		 i;
+
+	for (i = 0; i < sl->nfiles; i++) {
+		p = sl->files[i].path + strlen(SL_DIR) + 1;
+		sl->files[i].conn = xstrndup(p, strcspn(p, "/"));
+	}
+	ld->parsed = xcalloc(sl->nfiles, sizeof(*ld->parsed));
+	for (i = 0; i < sl->nfiles; i++)
+		load_file(ld, i, texts != NULL ? texts[i] : NULL);
+	collect_decls(ld);
+	for (i = 0; i < ld->ndecls; i++)
+		compose_decl(ld, &ld->decls[i]);
+	if (sl->nsources > 1)
+		qsort(sl->sources, sl->nsources, sizeof(*sl->sources),
+		    source_cmp);
+	build_index(sl);
+}
+
 /* Whether len bytes at buf hold needle, ASCII case ignored. */
 static int
 has_word(const unsigned char *buf, size_t len, const char *needle)
@@ -2611,7 +2645,6 @@ load(struct sl *sl, const char *root, const struct strv *names, char **errmsg)
 {
 	struct loader	 ld;
 	struct strv	 paths = { 0 }, kept = { 0 };
-	const char	*p;
 	size_t		 i;
 	int		 rv = -1, inherits = 0;
 
@@ -2636,19 +2669,8 @@ load(struct sl *sl, const char *root, const struct strv *names, char **errmsg)
 	for (i = 0; i < paths.n; i++) {
 		sl->files[i].path = paths.v[i];
 		paths.v[i] = NULL;
-		p = sl->files[i].path + strlen(SL_DIR) + 1;
-		sl->files[i].conn = xstrndup(p, strcspn(p, "/"));
 	}
-	ld.parsed = xcalloc(sl->nfiles, sizeof(*ld.parsed));
-	for (i = 0; i < sl->nfiles; i++)
-		load_file(&ld, i);
-	collect_decls(&ld);
-	for (i = 0; i < ld.ndecls; i++)
-		compose_decl(&ld, &ld.decls[i]);
-	if (sl->nsources > 1)
-		qsort(sl->sources, sl->nsources, sizeof(*sl->sources),
-		    source_cmp);
-	build_index(sl);
+	load_files(&ld, NULL);
 	rv = 0;
 out:
 	loader_release(&ld);
@@ -2668,6 +2690,97 @@ sl_load_for(struct sl *sl, const char *root, const struct strv *names,
     char **errmsg)
 {
 	return load(sl, root, names, errmsg);
+}
+
+/*
+ * A path gather_files could list: "semantic-layer/<conn>/<name>.yaml" or
+ * ".yml", or "semantic-layer/<conn>/_schema/<name>.yaml", no component
+ * empty or hidden.
+ */
+static int
+text_path_ok(const char *path)
+{
+	const char	*p, *slash;
+	size_t		 n;
+
+	n = strlen(SL_DIR);
+	if (strncmp(path, SL_DIR "/", n + 1) != 0)
+		return 0;
+	p = path + n + 1;
+	if ((slash = strchr(p, '/')) == NULL || slash == p || *p == '.')
+		return 0;
+	p = slash + 1;
+	n = strlen(SL_SCHEMA_DIR);
+	if (strncmp(p, SL_SCHEMA_DIR "/", n + 1) == 0) {
+		p += n + 1;
+		return *p != '.' && strchr(p, '/') == NULL &&
+		    has_suffix(p, ".yaml");
+	}
+	return *p != '.' && strchr(p, '/') == NULL &&
+	    (has_suffix(p, ".yaml") || has_suffix(p, ".yml"));
+}
+
+static int
+text_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const struct sl_text *const *)a)->path,
+	    (*(const struct sl_text *const *)b)->path);
+}
+
+int
+sl_load_texts(struct sl *sl, const struct sl_text *texts, size_t n,
+    char **errmsg)
+{
+	struct loader		  ld;
+	const struct sl_text	**order;
+	const char		 *p;
+	char			 *conn;
+	size_t			  i, k;
+	int			  rv = -1;
+
+	memset(sl, 0, sizeof(*sl));
+	memset(&ld, 0, sizeof(ld));
+	*errmsg = NULL;
+	ld.sl = sl;
+	sl->index = xcalloc(1, sizeof(*sl->index));
+	order = xcalloc(n, sizeof(*order));
+	for (i = 0; i < n; i++) {
+		if (!text_path_ok(texts[i].path)) {
+			xasprintf(errmsg, "%s: not a semantic-layer file path",
+			    texts[i].path);
+			goto out;
+		}
+		order[i] = &texts[i];
+	}
+	if (n > 1)
+		qsort(order, n, sizeof(*order), text_cmp);
+	for (i = 1; i < n; i++)
+		if (strcmp(order[i - 1]->path, order[i]->path) == 0) {
+			xasprintf(errmsg, "%s: given twice", order[i]->path);
+			goto out;
+		}
+	sl->files = xcalloc(n, sizeof(*sl->files));
+	sl->nfiles = n;
+	for (i = 0; i < n; i++) {
+		sl->files[i].path = xstrdup(order[i]->path);
+		/* Sorted: the files of one connection are together. */
+		p = order[i]->path + strlen(SL_DIR) + 1;
+		conn = xstrndup(p, strcspn(p, "/"));
+		k = sl->connections.n;
+		if (k > 0 && strcmp(sl->connections.v[k - 1], conn) == 0)
+			free(conn);
+		else
+			strv_push_owned(&sl->connections, conn);
+	}
+	if (sl->connections.n > 1)
+		qsort(sl->connections.v, sl->connections.n,
+		    sizeof(*sl->connections.v), strp_cmp);
+	load_files(&ld, order);
+	rv = 0;
+out:
+	loader_release(&ld);
+	free(order);
+	return rv;
 }
 
 void

@@ -220,6 +220,24 @@ int	 sl_load_for(struct sl *sl, const char *root, const struct strv *names,
 char	*sl_ref_word(const char *ref, int table);
 void	 sl_release(struct sl *sl);
 
+/* One file's text for sl_load_texts. */
+struct sl_text {
+	const char	*path;	/* "semantic-layer/<conn>/..." */
+	const char	*buf;	/* not NUL-terminated */
+	size_t		 len;
+};
+
+/*
+ * The semantic layer sl_load would read from a tree holding just these n
+ * files; sl->root is NULL.  The paths must be distinct and of the forms
+ * sl_load reads ("semantic-layer/<conn>/<name>.yaml" or ".yml",
+ * "semantic-layer/<conn>/_schema/<name>.yaml", no component hidden): else
+ * -1 with *errmsg.  Caller releases sl (also after a failure) and frees
+ * *errmsg.
+ */
+int	 sl_load_texts(struct sl *sl, const struct sl_text *texts, size_t n,
+	    char **errmsg);
+
 /* Whether semantic-layer/<conn>/ exists in the loaded tree. */
 int	 sl_has_connection(const struct sl *sl, const char *conn);
 

@@ -654,7 +654,10 @@ wiki_parse(const char *name, const char *buf, size_t len,
 		body++;
 	body_len = (size_t)(buf + len - body);
 	body = js_trim(body, &body_len);
-	page->body = xstrndup(body, body_len);
+	/* All of it: a NUL byte in the body must not cut the copy short. */
+	page->body = xmalloc(body_len + 1);
+	memcpy(page->body, body, body_len);
+	page->body[body_len] = '\0';
 	page->body_len = body_len;
 	rv = 0;
 out:
@@ -740,22 +743,36 @@ wiki_page_release(struct wiki_page *page)
  * multi-line strings as literal blocks.
  */
 
-/* C0 controls but tab and newline, DEL and C1 force double quotes. */
+/*
+ * The bytes of a character libyaml does not read back as itself: C0
+ * controls but tab and newline, DEL and C1 (it refuses them raw), LS and
+ * PS (it takes them for line breaks).  Escaped in double quotes.  0 for
+ * any other character.
+ */
+static size_t
+unreadable_at(const char *s, size_t len)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+
+	if ((u[0] < 0x20 && u[0] != '\t' && u[0] != '\n') || u[0] == 0x7f)
+		return 1;
+	if (u[0] == 0xc2 && len >= 2 && u[1] >= 0x80 && u[1] <= 0x9f)
+		return 2;
+	if (u[0] == 0xe2 && len >= 3 && u[1] == 0x80 &&
+	    (u[2] == 0xa8 || u[2] == 0xa9))
+		return 3;
+	return 0;
+}
+
+/* Characters only double quotes can carry force them. */
 static int
 needs_double_quotes(const char *s, size_t len)
 {
 	size_t	i;
 
-	for (i = 0; i < len; i++) {
-		unsigned char	c = (unsigned char)s[i];
-
-		if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7f)
+	for (i = 0; i < len; i++)
+		if (unreadable_at(s + i, len - i) != 0)
 			return 1;
-		if (c == 0xc2 && i + 1 < len &&
-		    (unsigned char)s[i + 1] >= 0x80 &&
-		    (unsigned char)s[i + 1] <= 0x9f)
-			return 1;
-	}
 	return 0;
 }
 
@@ -831,23 +848,47 @@ emit_double_quoted(struct wbuf *b, const char *s, size_t len)
 			wbuf_str(b, "\\e");
 			break;
 		default:
-			if (c < 0x20) {
+			/*
+			 * The "yaml" package leaves DEL, C1, LS and PS raw;
+			 * libyaml would not read them back.
+			 */
+			switch (unreadable_at(s + i, len - i)) {
+			case 1:
 				snprintf(esc, sizeof(esc), "\\x%02x", c);
 				wbuf_str(b, esc);
-			} else
+				break;
+			case 2:
+				snprintf(esc, sizeof(esc), "\\x%02x",
+				    (unsigned char)s[++i]);
+				wbuf_str(b, esc);
+				break;
+			case 3:
+				wbuf_str(b, (unsigned char)s[i + 2] == 0xa8 ?
+				    "\\L" : "\\P");
+				i += 2;
+				break;
+			default:
 				wbuf_add(b, (const char *)&c, 1);
+			}
 		}
 	}
 	wbuf_add(b, "\"", 1);
 }
 
+/*
+ * Single quotes for text with a double quote and no single one, as the
+ * "yaml" package does, but never across a line break: in single quotes a
+ * break folds into a space.  The package takes double quotes there too,
+ * since a multi-line string comes here only as a key or with blanks after
+ * its last break (literal_unfit), and it keeps single quotes for neither.
+ */
 static void
 emit_quoted(struct wbuf *b, const char *s, size_t len)
 {
 	size_t	i;
 
 	if (needs_double_quotes(s, len) || memchr(s, '"', len) == NULL ||
-	    memchr(s, '\'', len) != NULL) {
+	    memchr(s, '\'', len) != NULL || memchr(s, '\n', len) != NULL) {
 		emit_double_quoted(b, s, len);
 		return;
 	}

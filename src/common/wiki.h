@@ -11,13 +11,17 @@
  *   "---\n" + YAML(indent 2, no line folding, trailing whitespace
  *   trimmed) + "\n---\n\n" + body + "\n"
  * and wiki_emit produces those bytes, so a page ktx wrote parses and emits
- * byte for byte.  Known differences from ktx: anchors and aliases are
- * refused; a double-quoted multi-line string with control characters keeps
- * its line breaks as "\n" escapes where the "yaml" package would fold a
- * long one; libyaml reads YAML 1.1 line breaks (NEL U+0085, LS, PS) inside
+ * byte for byte.  (That trim takes trailing line breaks from the string
+ * written last, as the next read sees it, in ktx as here.)
+ * Known differences from ktx: anchors and aliases are
+ * refused; a double-quoted multi-line string (one with control characters,
+ * a multi-line key, or one ending in a line of blanks) keeps its line
+ * breaks as "\n" escapes where the "yaml" package would fold a long one;
+ * libyaml reads YAML 1.1 line breaks (NEL U+0085, LS, PS) inside
  * scalars as line breaks where YAML 1.2 keeps them as characters, and
  * refuses the raw DEL and C1 control characters the "yaml" package leaves
- * unescaped inside double quotes (such a page does not parse here).  (A
+ * unescaped inside double quotes (such a page does not parse here;
+ * wiki_emit escapes those and LS, PS, so what it writes reads back).  (A
  * second YAML document cannot occur: its "---" line ends the frontmatter.)
  */
 #ifndef KTX_WIKI_H
