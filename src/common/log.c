@@ -10,6 +10,8 @@
 static const char	*log_progname = "ktx";
 static enum log_level	 log_level = LOG_LEVEL_INFO;
 static int		 log_fatal_status = 1;
+static void		(*log_hook)(void *);
+static void		*log_hook_arg;
 
 void
 log_init(const char *progname, enum log_level level)
@@ -31,6 +33,13 @@ log_get_level(void)
 }
 
 void
+log_set_hook(void (*hook)(void *), void *arg)
+{
+	log_hook = hook;
+	log_hook_arg = arg;
+}
+
+void
 log_set_fatal_status(int status)
 {
 	log_fatal_status = status;
@@ -41,6 +50,8 @@ vlog(const char *prefix, int with_errno, const char *fmt, va_list ap)
 {
 	int	saved = errno;
 
+	if (log_hook != NULL)
+		log_hook(log_hook_arg);
 	fprintf(stderr, "%s: %s", log_progname, prefix);
 	vfprintf(stderr, fmt, ap);
 	if (with_errno)

@@ -21,6 +21,12 @@ void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * Call hook(arg) before each message is written (NULL: none): the live
+ * view of ingest takes itself off the terminal first.
+ */
+void	log_set_hook(void (*hook)(void *), void *arg);
+
 /* Exit status fatal/fatalx use; the supervisor sets 2 for usage/config errors. */
 void	log_set_fatal_status(int status);
 
