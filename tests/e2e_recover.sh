@@ -77,9 +77,19 @@ read -r kworker kadapter <"$T/k.pids"
 # sentinel between the two kills.
 kill -STOP "$kworker"
 kill -KILL "$ksup"
+wait "$ksup" 2>/dev/null
+# The worker outlives its supervisor (stopped here; a running one would
+# finish its git step after PR_SET_PDEATHSIG's SIGTERM): not prunable yet.
+recover --prune --json >"$T/rec" 2>"$T/rec.err"
+check "orphan: --prune refused with 75 while the worker lives" [ $? -eq 75 ]
+check "orphan: the worker is named, nothing pruned or prunable" lo '
+    .supervisor.running == false and .workers == ['"$kworker"'] and .pruned == [] and
+    .refused == "a worker of \"'"$P"'\" is still alive (pid '"$kworker"')" and
+    ([.leftovers[] | select(.prunable)] == [])'
+check "orphan: the refusal on stderr" grep -qx \
+    "ktx-supervisor: cannot prune: a worker of \"$P\" is still alive (pid $kworker)" "$T/rec.err"
 kill -KILL "$kworker"
 kill -KILL "-$kadapter"
-wait "$ksup" 2>/dev/null
 gone() { ! kill -0 "$kworker" 2>/dev/null && ! kill -0 "-$kadapter" 2>/dev/null; }
 check "kill: the worker and its adapter are gone" wait_until 10 gone
 rm -f "$T/k.mode" "$T/k.fifo"
