@@ -102,6 +102,13 @@ check "end: the view is replaced by the final table" sh -c "
     grep -q '^a_first  *2  *dbt  *done ' '$T/table' &&
     grep -q '^b_second  *2  *notion  *done ' '$T/table'"
 check "end: no escape sequence after the view" sh -c "! grep -qF '$ESC' '$T/table'"
+# At most ~10 paints a second: each paint starts with the header line.
+paints=$(tr '\r' '\n' <"$T/tty" | grep -c "$ESC\[2K[0-9]* running, ")
+secs=$(jq -s '[.[] | select(.event == "ingest_started" or .event == "ingest_finished") | .at |
+    sub("\\.[0-9]*Z$"; "Z") | fromdate] | max - min + 1' "$P"/.ktx/ingest-traces/*/trace.jsonl)
+echo "live view: $paints paints in about $secs s"
+check "rate: at most 10 paints a second (and a few around the stop)" \
+    [ "$paints" -le $((secs * 10 + 5)) ]
 check "end: both landed" sh -c "
     [ \"\$(git -C '$P' log --format=%s | grep -c '^ingest(')\" -eq 2 ]"
 
