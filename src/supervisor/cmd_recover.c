@@ -258,10 +258,13 @@ add_worktree(struct leftovers *l, const struct scene *sc, const char *path)
 		lo->reason = rc == 1 ? xstrdup("no sentinel: it may be a "
 		    "session of the running ingest") : errmsg;
 		errmsg = NULL;
-	} else {
+	} else if (rc == 1) {
 		lo->outcome = xstrdup("crash");
-		lo->reason = rc == 1 ? xstrdup("no sentinel: its worker died "
-		    "before it wrote one") : errmsg;
+		lo->reason = xstrdup("no sentinel: its worker died before it "
+		    "wrote one");
+	} else {
+		/* Unreadable: it may have been a conflict's. */
+		lo->reason = errmsg;
 		errmsg = NULL;
 	}
 	free(errmsg);
@@ -271,10 +274,10 @@ add_worktree(struct leftovers *l, const struct scene *sc, const char *path)
 	 * A conflict holds work a person may want; so may an outcome this
 	 * program does not know.
 	 */
-	lo->prunable = lo->outcome != NULL &&
+	lo->prunable = sc->force || (lo->outcome != NULL &&
 	    (strcmp(lo->outcome, "crash") == 0 ||
 	    strcmp(lo->outcome, "aborted") == 0 ||
-	    strcmp(lo->outcome, "timeout") == 0 || sc->force);
+	    strcmp(lo->outcome, "timeout") == 0));
 }
 
 static void

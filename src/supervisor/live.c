@@ -28,6 +28,7 @@
 #include "engine.h"
 #include "log.h"
 #include "ktxconfig.h"
+#include "lockclient.h"
 #include "plan.h"
 #include "supervisor.h"
 #include "util.h"
@@ -193,7 +194,7 @@ lock_lines(struct text *out, const struct run *r, int cols)
 		add_clipped(out, line.s, cols);
 	}
 	if (!any)
-		add_clipped(out, "lock config:repo: free; queue: empty", cols);
+		add_clipped(out, "lock " LOCK_REPO ": free; queue: empty", cols);
 	free(line.s);
 }
 
