@@ -131,6 +131,12 @@ wait "$TTY"
 check "--json on a tty: one document, no escapes" sh -c "
     ! grep -qF '$ESC' '$T/json' && tr -d '\r' <'$T/json' | grep -v '^Script \(started\|done\) on ' |
     jq -e '.results | length == 2' >/dev/null"
+# A background job (its own process group, not the terminal's) paints
+# nothing: the table alone.
+TERM=xterm script -qfec "stty cols 60 rows 20; set -m; '$KTX_SUPERVISOR' -C '$P' ingest & wait \$!" \
+    "$T/bg" >/dev/null 2>&1 </dev/null
+check "background: exit 0, the table, no escapes" sh -c "
+    [ $? -eq 0 ] && grep -q '^Connection  Stage' '$T/bg' && ! grep -qF '$ESC' '$T/bg'"
 check "--help names --plain" sh -c "'$KTX_SUPERVISOR' ingest --help | grep -q -- '--plain '"
 
 finish

@@ -11,8 +11,9 @@
  * Anything else written to the terminal moves the cursor under the view:
  * log messages take the view off first (log_set_hook) and it is painted
  * again below them; after the supervisor stopped itself for SIGTSTP the
- * shell has written there too, so the view starts afresh below.  What a
- * worker writes to stderr itself is not coordinated.
+ * shell has written there too, so the view starts afresh below.  Nothing
+ * is painted while the job is in the background.  What a worker writes to
+ * stderr itself is not coordinated.
  */
 #include "config.h"
 
@@ -317,9 +318,12 @@ paint(struct run *r)
 	char		*view, *line, *nl;
 	int		 nlines;
 
-	view = compose(r, &nlines);
 	lv->last_paint = now_monotonic_ms();
 	lv->pending = 0;
+	/* A background job leaves the terminal to the foreground one. */
+	if (tcgetpgrp(STDOUT_FILENO) != getpgrp())
+		return;
+	view = compose(r, &nlines);
 	if (lv->shown != NULL && strcmp(view, lv->shown) == 0) {
 		free(view);
 		return;
