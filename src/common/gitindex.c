@@ -233,14 +233,8 @@ gitindex_load(struct gitindex *ix, const char *path, char **errmsg)
 corrupt:
 	fail(errmsg, "\"%s\": corrupt index", path);
 out:
-	if (rc != 0) {
-		if (ix->buf != NULL)
-			munmap(ix->buf, ix->len);
-		free(ix->off);
-		ix->buf = NULL;
-		ix->off = NULL;
-		ix->n = 0;
-	}
+	if (rc != 0)
+		gitindex_release(ix);
 	return rc;
 }
 
