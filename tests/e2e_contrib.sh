@@ -70,9 +70,9 @@ check "completion: the project above the current directory" \
 check "completion: a broken ktx.yaml offers no ids, says nothing" \
     offers "" -C "$T/broken" ingest ""
 check "completion: ingest's long options" \
-    offers "--all --dry-run --grace --help --jobs --json --timeout " -C "$P" ingest --
+    offers "--all --dry-run --grace --help --jobs --json --plain --timeout " -C "$P" ingest --
 check "completion: ingest's options, short and long" \
-    offers "--all --dry-run --grace --help --jobs --json --timeout -h -j " ingest --json -
+    offers "--all --dry-run --grace --help --jobs --json --plain --timeout -h -j " ingest --json -
 check "completion: an option by its prefix" offers "--dry-run " ingest --d
 check "completion: no value offered for -j" offers "" -C "$P" ingest -j ""
 check "completion: no value offered for --grace" offers "" ingest --grace ""

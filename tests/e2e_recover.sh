@@ -73,13 +73,15 @@ mkfifo "$T/k.fifo"
 ksup=$!
 wait_until 20 test -e "$T/k.pids"
 read -r kworker kadapter <"$T/k.pids"
-# Stop the worker first: its PR_SET_PDEATHSIG must not let it write a
-# sentinel between the two kills.
+# Stop the worker first: its PR_SET_PDEATHSIG SIGTERM must not let it
+# write a sentinel between the two kills.  (If it is stopped by the time
+# its supervisor dies, its process group is orphaned with a stopped
+# member, and the kernel's SIGHUP kills it at once: no sentinel either.)
 kill -STOP "$kworker"
 kill -KILL "$ksup"
-kill -KILL "$kworker"
-kill -KILL "-$kadapter"
 wait "$ksup" 2>/dev/null
+kill -KILL "$kworker" 2>/dev/null
+kill -KILL "-$kadapter"
 gone() { ! kill -0 "$kworker" 2>/dev/null && ! kill -0 "-$kadapter" 2>/dev/null; }
 check "kill: the worker and its adapter are gone" wait_until 10 gone
 rm -f "$T/k.mode" "$T/k.fifo"
@@ -90,6 +92,25 @@ check "kill: a worktree without sentinel" sh -c "
 check "kill: the pidfile names the dead supervisor" \
     [ "$(cat "$P/.ktx/run/supervisor.pid")" = "$ksup" ]
 check "kill: the socket file is left" test -S "$P/.ktx/run/supervisor.sock"
+
+# A worker outlives its supervisor for a moment (it stops its adapter and
+# writes its sentinel after PR_SET_PDEATHSIG's SIGTERM).  recover knows one
+# by the trace it holds open; a process holding k's trace stands in for it.
+sleep 30 3>>"$P/.ktx/ingest-traces/$jk/trace.jsonl" &
+orphan=$!
+recover --prune --json >"$T/rec" 2>"$T/rec.err"
+check "orphan: --prune refused with 75 while a worker lives" [ $? -eq 75 ]
+check "orphan: the worker is named, nothing pruned or prunable" lo '
+    .supervisor.running == false and .workers == ['"$orphan"'] and .pruned == [] and
+    .refused == "a worker of \"'"$P"'\" is still alive (pid '"$orphan"')" and
+    ([.leftovers[] | select(.prunable)] == [])'
+check "orphan: the refusal on stderr" grep -qx \
+    "ktx-supervisor: cannot prune: a worker of \"$P\" is still alive (pid $orphan)" "$T/rec.err"
+check "orphan: the refused --prune changed nothing" sh -c "
+    [ \"\$(cat '$P/.ktx/run/supervisor.pid')\" = '$ksup' ] && [ -d '$P/.ktx/worktrees/session-$jk' ] &&
+    [ -S '$P/.ktx/run/supervisor.sock' ]"
+kill "$orphan"
+wait "$orphan" 2>/dev/null
 
 # --- A planted index.lock and a squash journal of a kill between the ---
 # --- checkout and the ref move: the file holds the new content, main old. ---

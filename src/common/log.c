@@ -11,6 +11,8 @@
 static const char	*log_progname = "ktx";
 static enum log_level	 log_level = LOG_LEVEL_INFO;
 static int		 log_fatal_status = 1;
+static void		(*log_hook)(void *);
+static void		*log_hook_arg;
 
 void
 log_init(const char *progname, enum log_level level)
@@ -29,6 +31,13 @@ enum log_level
 log_get_level(void)
 {
 	return log_level;
+}
+
+void
+log_set_hook(void (*hook)(void *), void *arg)
+{
+	log_hook = hook;
+	log_hook_arg = arg;
 }
 
 void
@@ -81,6 +90,8 @@ vlog(const char *prefix, int with_errno, const char *fmt, va_list ap)
 {
 	int	saved = errno;
 
+	if (log_hook != NULL)
+		log_hook(log_hook_arg);
 	fprintf(stderr, "%s: %s", log_progname, prefix);
 	log_vputs(stderr, fmt, ap);
 	if (with_errno)

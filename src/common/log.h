@@ -34,6 +34,12 @@ void	log_vputs(FILE *f, const char *fmt, va_list ap)
 void	log_fprintf(FILE *f, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 
+/*
+ * Call hook(arg) before each message is written (NULL: none): the live
+ * view of ingest takes itself off the terminal first.
+ */
+void	log_set_hook(void (*hook)(void *), void *arg);
+
 /* Exit status fatal/fatalx use; the supervisor sets 2 for usage/config errors. */
 void	log_set_fatal_status(int status);
 

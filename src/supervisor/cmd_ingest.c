@@ -27,7 +27,7 @@
 
 static const char ingest_usage[] =
     "usage: ktx-supervisor [-C dir] ingest [--all | connection ...] [-j n]"
-    " [--json]\n"
+    " [--json | --plain]\n"
     "                      [--dry-run] [--timeout secs] [--grace secs]\n";
 
 static const char ingest_help[] =
@@ -40,6 +40,8 @@ static const char ingest_help[] =
     "   -j, --jobs n    run at most n source targets at once (1..64;\n"
     "                   default ingest.sources.maxConcurrency)\n"
     "   --json          print one JSON document on stdout\n"
+    "   --plain         progress as lines on stderr, also on a terminal\n"
+    "                   (without it a terminal gets a live view)\n"
     "   --dry-run       print the plan and exit; change nothing\n"
     "   --timeout secs  stop a target that runs longer (1..604800)\n"
     "   --grace secs    wait between SIGTERM and SIGKILL (0..3600;"
@@ -51,6 +53,7 @@ enum {
 	OPT_DRY_RUN,
 	OPT_GRACE,
 	OPT_JSON,
+	OPT_PLAIN,
 	OPT_TIMEOUT
 };
 
@@ -135,6 +138,7 @@ cmd_ingest(struct cmd_context *ctx, int argc, char **argv)
 		{ "help",	no_argument,		NULL,	'h' },
 		{ "jobs",	required_argument,	NULL,	'j' },
 		{ "json",	no_argument,		NULL,	OPT_JSON },
+		{ "plain",	no_argument,		NULL,	OPT_PLAIN },
 		{ "timeout",	required_argument,	NULL,	OPT_TIMEOUT },
 		{ NULL,		0,			NULL,	0 }
 	};
@@ -177,6 +181,9 @@ cmd_ingest(struct cmd_context *ctx, int argc, char **argv)
 			break;
 		case OPT_JSON:
 			opts.json = 1;
+			break;
+		case OPT_PLAIN:
+			opts.plain = 1;
 			break;
 		case OPT_TIMEOUT:
 			if (parse_number("--timeout", optarg, 1,

@@ -259,10 +259,13 @@ add_worktree(struct leftovers *l, const struct scene *sc, const char *path)
 		lo->reason = rc == 1 ? xstrdup("no sentinel: it may be a "
 		    "session of the running ingest") : errmsg;
 		errmsg = NULL;
-	} else {
+	} else if (rc == 1) {
 		lo->outcome = xstrdup("crash");
-		lo->reason = rc == 1 ? xstrdup("no sentinel: its worker died "
-		    "before it wrote one") : errmsg;
+		lo->reason = xstrdup("no sentinel: its worker died before it "
+		    "wrote one");
+	} else {
+		/* Unreadable: it may have been a conflict's. */
+		lo->reason = errmsg;
 		errmsg = NULL;
 	}
 	free(errmsg);
@@ -272,10 +275,10 @@ add_worktree(struct leftovers *l, const struct scene *sc, const char *path)
 	 * A conflict holds work a person may want; so may an outcome this
 	 * program does not know.
 	 */
-	lo->prunable = lo->outcome != NULL &&
+	lo->prunable = sc->force || (lo->outcome != NULL &&
 	    (strcmp(lo->outcome, "crash") == 0 ||
 	    strcmp(lo->outcome, "aborted") == 0 ||
-	    strcmp(lo->outcome, "timeout") == 0 || sc->force);
+	    strcmp(lo->outcome, "timeout") == 0));
 }
 
 static void
@@ -358,7 +361,7 @@ add_staging(struct leftovers *l, const struct scene *sc)
 		xasprintf(&path, "%s/%s", dir, names.v[i]);
 		lo = leftover_add(l, "staging", path);
 		lo->age_s = age_of(path);
-		lo->prunable = !sc->running && sc->nworkers == 0;
+		lo->prunable = 1;
 	}
 	strv_release(&names);
 	free(dir);
@@ -423,7 +426,7 @@ scan(struct leftovers *l, const struct scene *sc, struct gitops_repo *repo)
 		lo = leftover_add(l, "branch", NULL);
 		lo->branch = xstrdup(gl.branches.v[i]);
 		lo->reason = xstrdup("its session worktree is gone");
-		lo->prunable = !sc->running && sc->nworkers == 0;
+		lo->prunable = 1;
 	}
 	if (lockd_git_locks(sc->project, &locks, &errmsg) == -1) {
 		cmd_errorx("%s", errmsg);
@@ -435,8 +438,11 @@ scan(struct leftovers *l, const struct scene *sc, struct gitops_repo *repo)
 	add_journal(l, sc, repo);
 	add_staging(l, sc);
 	add_run_files(l, sc);
-	/* A worktree branch is only a leftover while its branch exists. */
 	for (i = 0; i < l->n; i++) {
+		/* Nothing is safe to touch while a process of the project lives. */
+		if (sc->running || sc->nworkers > 0)
+			l->v[i].prunable = 0;
+		/* A worktree's branch only while it exists. */
 		if (strcmp(l->v[i].kind, "worktree") != 0)
 			continue;
 		want = l->v[i].branch;
@@ -741,8 +747,13 @@ cmd_recover(struct cmd_context *ctx, int argc, char **argv)
 		cmd_errorx("%s", errmsg);
 		goto out;
 	}
-	if (prune && !sc.running) {
-		/* Hold the project: no supervisor may start while we prune. */
+	scan_processes(&sc);
+	if (prune && !sc.running && sc.nworkers == 0) {
+		/*
+		 * Hold the project: no supervisor may start while we prune.
+		 * That writes our pid over a dead one's, so only once we
+		 * are going to prune.
+		 */
 		pidfd = pidfile_acquire(sc.project, &holder, &errmsg);
 		if (pidfd == -1) {
 			cmd_errorx("%s", errmsg);
@@ -753,7 +764,6 @@ cmd_recover(struct cmd_context *ctx, int argc, char **argv)
 			sc.pid = holder;
 		}
 	}
-	scan_processes(&sc);
 	if (gitops_init(&errmsg) == -1) {
 		cmd_errorx("%s", errmsg);
 		goto out;

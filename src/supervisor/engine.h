@@ -87,6 +87,17 @@ struct target {
 	char			*session_base;
 };
 
+/* The live view on a terminal (live.c).  Safe to release when zeroed. */
+struct live {
+	int		 on;
+	int		 cols, rows;
+	int		 painted;	/* lines of it on the screen */
+	char		*shown;		/* their text; NULL: repaint */
+	int64_t		 last_paint;	/* monotonic ms */
+	int		 pending;	/* a repaint waits for the interval */
+	int		 stopped_self;	/* SIGSTOP raised: the shell wrote */
+};
+
 struct run {
 	char			*id;
 	const struct ktx_config	*cfg;
@@ -115,6 +126,7 @@ struct run {
 	int64_t			 frozen_ms;	/* all freezes before this one */
 
 	size_t			 last_printed;	/* target of the last progress line */
+	struct live		 live;
 };
 
 /* run.c */
@@ -201,6 +213,24 @@ const char	*render_duration(int64_t ms, char *buf);
 cJSON		*render_document(const struct run *);
 /* The command that retries one target, shell-quoted.  Caller frees. */
 char		*render_retry_command(const struct run *, const struct target *);
+
+/* live.c */
+/* Show the live view if stdout is a terminal and no --json or --plain. */
+void		 live_init(struct run *);
+/* Repaint if the view changed, at most every 100 ms. */
+void		 live_update(struct run *);
+/* Repaint now if it changed (before the supervisor stops itself). */
+void		 live_paint_now(struct run *);
+/* Milliseconds until live_update has something to do; -1: nothing. */
+int		 live_timeout(const struct run *);
+/* SIGWINCH: the terminal's new size. */
+void		 live_resize(struct run *);
+/* Take the view off the screen; the next update paints it again. */
+void		 live_erase(struct run *);
+/* Others wrote below the view: paint it afresh under what they wrote. */
+void		 live_forget(struct run *);
+/* Take it off for good, before the final table. */
+void		 live_end(struct run *);
 
 /* pidfile.c */
 /*

@@ -106,10 +106,11 @@ first_line(const char *s, char *buf)
 	return buf;
 }
 
+/* No progress lines: --json, or the live view shows it. */
 static int
 quiet(const struct run *r)
 {
-	return r->opts->json;
+	return r->opts->json || r->live.on;
 }
 
 static void

@@ -740,16 +740,27 @@ handle_signals(struct run *r)
 			for (j = i + 1, cont_follows = 0; j < n; j++)
 				cont_follows |= sigs[j] == SIGCONT;
 			/* Stop like a shell job; SIGCONT lands in the pipe. */
-			if (!cont_follows)
+			if (!cont_follows) {
+				live_paint_now(r);
+				r->live.stopped_self = 1;
 				raise(SIGSTOP);
+			}
 			break;
 		case SIGCONT:
+			/* The shell said "Stopped" under the view: keep both. */
+			if (r->live.stopped_self)
+				live_forget(r);
+			r->live.stopped_self = 0;
 			run_thaw(r);
+			break;
+		case SIGWINCH:
+			live_resize(r);
 			break;
 		case SIGHUP:
 			run_drain(r, "SIGHUP");
 			break;
 		case SIGUSR1:
+			live_erase(r);
 			render_snapshot(r, stderr);
 			break;
 		}
@@ -812,6 +823,15 @@ poll_timeout(const struct run *r)
 	return left < 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
 }
 
+/* The sooner of the timers' and the live view's. */
+static int
+loop_timeout(const struct run *r)
+{
+	int	a = poll_timeout(r), b = live_timeout(r);
+
+	return a == -1 ? b : b == -1 ? a : a < b ? a : b;
+}
+
 static void
 loop(struct run *r)
 {
@@ -839,7 +859,8 @@ loop(struct run *r)
 		}
 		nt = n;
 		n += control_pollfds(&r->control, pfd + nt);
-		if (poll(pfd, n, poll_timeout(r)) == -1 && errno != EINTR)
+		live_update(r);
+		if (poll(pfd, n, loop_timeout(r)) == -1 && errno != EINTR)
 			fatal("poll");
 		for (i = 1; i < nt; i++)
 			if (pfd[i].revents != 0 && who[i]->state == TARGET_RUNNING)
@@ -923,6 +944,7 @@ report(struct run *r)
 
 	if (text == NULL)
 		fatalx("cannot encode the results");
+	live_end(r);
 	if (r->opts->json)
 		printf("%s\n", text);
 	else
@@ -1009,6 +1031,7 @@ run_ingest(struct cmd_context *ctx, const struct ktx_config *cfg,
 	}
 	if ((r.sigfd = signals_init()) == -1)
 		fatal("signals");
+	live_init(&r);
 	update_title(&r);
 
 	loop(&r);

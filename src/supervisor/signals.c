@@ -1,7 +1,7 @@
 /*
  * The signals an operator sends the supervisor (ktx-supervisor(8) SIGNALS):
  * INT/TERM abort, a second one escalates, TSTP/CONT freeze and thaw, HUP
- * drains, USR1 prints a snapshot.  They arrive through the self-pipe; the
+ * drains, USR1 prints a snapshot, WINCH resizes the live view.  They arrive through the self-pipe; the
  * poll loop in run.c acts on them.
  */
 #include "config.h"
@@ -13,7 +13,7 @@
 #include "selfpipe.h"
 
 static const int caught[] = {
-	SIGTERM, SIGTSTP, SIGCONT, SIGUSR1, SIGCHLD
+	SIGTERM, SIGTSTP, SIGCONT, SIGUSR1, SIGCHLD, SIGWINCH
 };
 /* Left ignored when they are at start: nohup, background jobs of a script. */
 static const int caught_unless_ignored[] = { SIGINT, SIGHUP };

@@ -23,6 +23,7 @@ struct plan;
 /* What `ingest` was asked for, after option parsing (cmd_ingest.c). */
 struct ingest_opts {
 	int	 json;		/* --json: one JSON document on stdout */
+	int	 plain;		/* --plain: no live view on a terminal */
 	int	 dry_run;	/* --dry-run: print the plan, touch nothing */
 	int	 jobs;		/* -j N; 0: ingest.sources.maxConcurrency */
 	int	 timeout;	/* --timeout SECS per target; 0: from ktx.yaml, else none */
