@@ -267,6 +267,20 @@ check "rerun: no leftovers" no_leftovers
 check "rerun: the rescan kept the user's description and join" same shard \
     "$(cat "$T/main.yaml")" "$(on_main semantic-layer/wh/_schema/main.yaml)"
 
+# A page removed by hand comes back from the same snapshot, which the
+# provenance gate accepts.
+sync=$(git -C "$P" ls-tree --name-only HEAD raw-sources/dbt/dbt/)
+git -C "$P" rm -q wiki/global/dbt-orders.md
+git -C "$P" commit -q -m "user: remove a page"
+ingest dbt
+check "page removed: the dbt target restores it from its snapshot" result dbt '
+    .status == "done" and .commit != null'
+check "page removed: the page is back, the snapshot reused" sh -c "
+    [ '$(echo "$sync" | wc -l)' -eq 1 ] &&
+    [ \"\$(git -C '$P' ls-tree --name-only HEAD raw-sources/dbt/dbt/)\" = '$sync' ] &&
+    git -C '$P' log -1 --format=%s | grep -q ' syncId=$(basename "$sync") ' &&
+    [ \"\$(git -C '$P' diff --name-status HEAD~1 HEAD)\" = \"\$(printf 'A\twiki/global/dbt-orders.md')\" ]"
+
 # --- The url forms, read-only: sqlite:///<absolute>, sqlite:<relative>. ---
 mkktx urls
 mkdir "$P/in"
