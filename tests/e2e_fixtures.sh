@@ -221,8 +221,12 @@ check "templates: the database is one page with a table of every row" sh -c "
     [ \$(grep -c '^| @' '$T/ht') -eq \$(tail -n +2 \"$csv\" | grep -c .) ]"
 check "templates: the plain CSV is ignored for _all.csv" has_event templates '
     .event == "notion_csv_variant_ignored" and (.data.used | endswith("_all.csv"))'
-check "templates: Home's links to four databases not exported are plain text" has_event templates '
-    .event == "notion_links_converted" and .data.pages == 279 and .data.plainText == 4'
+check "templates: Home's links to the CSVs of two databases exported as pages link them" sh -c "
+    git -C '$P' show HEAD:wiki/global/templates-home.md |
+    grep -qx '\[\[templates-my-tasks|My tasks\]\]'"
+check "templates: the two databases not exported at all are plain text" has_event templates '
+    .event == "notion_links_converted" and .data.pages == 279 and
+    .data.links == 3 and .data.plainText == 2'
 check "templates: two pages titled Today, two keys" sh -c "
     [ \"\$(git -C '$P' ls-tree --name-only HEAD wiki/global/ | grep -c '/templates-today-[0-9a-f]\{8\}\.md\$')\" -eq 2 ]"
 
