@@ -236,6 +236,68 @@ START_TEST(test_without_catalog)
 }
 END_TEST
 
+/* Copy the staged files to raw-sources/dbt/dbt/<sync>/, less skip. */
+static void
+snapshot_as(struct st_env *env, const char *sync, const char *skip)
+{
+	char	*data, *rel;
+	size_t	 i, len;
+
+	for (i = 0; i < env->res.staged.n; i++) {
+		if (skip != NULL && strcmp(env->res.staged.v[i], skip) == 0)
+			continue;
+		data = st_read(env->staging, env->res.staged.v[i], &len);
+		xasprintf(&rel, "raw-sources/dbt/dbt/%s/%s", sync,
+		    env->res.staged.v[i]);
+		st_write(env->worktree, rel, data, len);
+		free(rel);
+		free(data);
+	}
+}
+
+/* The newest snapshot stands for a run that staged the same bytes. */
+START_TEST(test_snapshot_reusable)
+{
+	struct st_env	 env;
+	char		*used;
+
+	small_project(&env, 1);
+	ck_assert_msg(st_run(&env) == 0, "%s", env.err);
+	ck_assert_ptr_null(source_snapshot_reusable(&env.job, "dbt",
+	    &env.res.staged));
+	snapshot_as(&env, "2026-01-01-000000-a", NULL);
+	used = source_snapshot_reusable(&env.job, "dbt", &env.res.staged);
+	ck_assert_str_eq(used, "2026-01-01-000000-a");
+	free(used);
+	/* Only the newest counts: one file short, then one byte off. */
+	snapshot_as(&env, "2026-01-02-000000-b", "catalog.json");
+	ck_assert_ptr_null(source_snapshot_reusable(&env.job, "dbt",
+	    &env.res.staged));
+	snapshot_as(&env, "2026-01-03-000000-c", NULL);
+	st_writes(env.worktree, "raw-sources/dbt/dbt/2026-01-03-000000-c/"
+	    "extra.json", "{}");
+	ck_assert_ptr_null(source_snapshot_reusable(&env.job, "dbt",
+	    &env.res.staged));
+	/* Alone, then changed by one byte. */
+	xasprintf(&used, "%s/raw-sources", env.worktree);
+	st_rmrf(used);
+	free(used);
+	snapshot_as(&env, "2026-01-04-000000-d", NULL);
+	used = source_snapshot_reusable(&env.job, "dbt", &env.res.staged);
+	ck_assert_str_eq(used, "2026-01-04-000000-d");
+	free(used);
+	used = st_read(env.worktree, "raw-sources/dbt/dbt/2026-01-04-000000-d/"
+	    "manifest.json", NULL);
+	used[10] ^= 1;
+	st_writes(env.worktree, "raw-sources/dbt/dbt/2026-01-04-000000-d/"
+	    "manifest.json", used);
+	free(used);
+	ck_assert_ptr_null(source_snapshot_reusable(&env.job, "dbt",
+	    &env.res.staged));
+	st_env_release(&env);
+}
+END_TEST
+
 START_TEST(test_no_warehouse_manifest)
 {
 	struct st_env	 env;
@@ -918,6 +980,7 @@ main(void)
 	tcase_add_test(tc, test_sl_filename);
 	tcase_add_test(tc, test_artifacts_in_source_dir);
 	tcase_add_test(tc, test_without_catalog);
+	tcase_add_test(tc, test_snapshot_reusable);
 	tcase_add_test(tc, test_no_warehouse_manifest);
 	tcase_add_test(tc, test_overlay_merge);
 	tcase_add_test(tc, test_standalone_source_not_overlaid);

@@ -2,7 +2,8 @@
 # Every real fixture (tests/data/fixtures) through ktx-supervisor on one
 # project with an embedded SQLite warehouse that tests/catalog2sql.jq
 # builds from dbt-bouncer's catalog (a DuckDB project: its schema "main" is
-# SQLite's, its other schemas are not): dbt, the Metabase API cards in both
+# SQLite's, its other schemas are not): dbt-bouncer, dbterd (built on
+# PostgreSQL: none of its relations is here), the Metabase API cards in both
 # query formats and the serialization export mapped to that warehouse, the
 # Blendle Notion export and the one Notion delivers zipped twice.  Models
 # and cards that read tables of the scanned warehouse get sl_refs (models
@@ -13,13 +14,14 @@
 . "$KTX_TOP_SRCDIR/tests/lib_pipeline.sh"
 . "$KTX_TOP_SRCDIR/tests/lib_fixtures.sh"
 
-CONNS="wh blendle dbt mb4 mb5 notes shoppy templates"
+CONNS="wh blendle dbt jaffle mb4 mb5 notes shoppy templates"
 
 # project NAME: a fresh project $T/NAME with every fixture under in/ and
 # the warehouse in/warehouse.sqlite; sets P.
 project() {
 	mkktx "$1"
 	fx_dbt dbt-bouncer "$P/in/dbt"
+	fx_dbt dbterd "$P/in/jaffle"
 	fx_copy metabase/dbt-metabase-api/mbql4 "$P/in/mb4"
 	fx_copy metabase/dbt-metabase-api/mbql5 "$P/in/mb5"
 	fx_copy metabase/shoppy-serialization "$P/in/shoppy"
@@ -43,6 +45,9 @@ connections:
   dbt:
     driver: dbt
     source_dir: in/dbt
+  jaffle:
+    driver: dbt
+    source_dir: in/jaffle
   mb4:
     driver: metabase
     source_dir: in/mb4
@@ -131,6 +136,18 @@ check "dbt: a page reaches its seed through a table reference" sh -c "
 check "dbt: but never its own unbacked relation" same sl_refs \
     raw_orders "$(sl_refs_of dbt-stg-orders)"
 
+# --- dbt: the dbterd project, built on PostgreSQL: nothing is in main. ---
+check "jaffle: 13 pages, none with sl_refs, no overlay" sh -c "
+    [ \$(git -C '$P' ls-tree --name-only HEAD wiki/global/ | grep -c '/jaffle-') -eq 13 ] &&
+    ! git -C '$P' grep -q '^sl_refs:' HEAD -- 'wiki/global/jaffle-*' &&
+    ! git -C '$P' show --stat --format= $(rfield jaffle commit) | grep -q semantic-layer/"
+check "jaffle: each says its relation is not in the warehouse" [ "$(events jaffle '
+    .event == "dbt_node_without_source" and (.data.relation | test("^(public|raw)[.]")) and
+    .data.reason == "missing schema context: no warehouse manifest entry for \(.data.relation)"' |
+    wc -l)" -eq 13 ]
+check "jaffle: raw.raw_orders is not SQLite's main.raw_orders" sh -c "
+    git -C '$P' show HEAD:wiki/global/jaffle-stg-orders.md | grep -qx -- '- raw.raw_orders (source)'"
+
 # --- Metabase: the API cards, legacy (mb4, mapped) and stages (mb5). ---
 mb_pages="completed-orders-cte-sql dummy-30 dummy-31 returned-order-count-sql"
 for c in mb4 mb5; do
@@ -204,8 +221,12 @@ check "templates: the database is one page with a table of every row" sh -c "
     [ \$(grep -c '^| @' '$T/ht') -eq \$(tail -n +2 \"$csv\" | grep -c .) ]"
 check "templates: the plain CSV is ignored for _all.csv" has_event templates '
     .event == "notion_csv_variant_ignored" and (.data.used | endswith("_all.csv"))'
-check "templates: Home's links to four databases not exported are plain text" has_event templates '
-    .event == "notion_links_converted" and .data.pages == 279 and .data.plainText == 4'
+check "templates: Home's links to the CSVs of two databases exported as pages link them" sh -c "
+    git -C '$P' show HEAD:wiki/global/templates-home.md |
+    grep -qx '\[\[templates-my-tasks|My tasks\]\]'"
+check "templates: the two databases not exported at all are plain text" has_event templates '
+    .event == "notion_links_converted" and .data.pages == 279 and
+    .data.links == 3 and .data.plainText == 2'
 check "templates: two pages titled Today, two keys" sh -c "
     [ \"\$(git -C '$P' ls-tree --name-only HEAD wiki/global/ | grep -c '/templates-today-[0-9a-f]\{8\}\.md\$')\" -eq 2 ]"
 
@@ -250,6 +271,20 @@ check "rerun: no leftovers" no_leftovers
 check "rerun: the rescan kept the user's description and join" same shard \
     "$(cat "$T/main.yaml")" "$(on_main semantic-layer/wh/_schema/main.yaml)"
 
+# A page removed by hand comes back from the same snapshot, which the
+# provenance gate accepts.
+sync=$(git -C "$P" ls-tree --name-only HEAD raw-sources/dbt/dbt/)
+git -C "$P" rm -q wiki/global/dbt-orders.md
+git -C "$P" commit -q -m "user: remove a page"
+ingest dbt
+check "page removed: the dbt target restores it from its snapshot" result dbt '
+    .status == "done" and .commit != null'
+check "page removed: the page is back, the snapshot reused" sh -c "
+    [ '$(echo "$sync" | wc -l)' -eq 1 ] &&
+    [ \"\$(git -C '$P' ls-tree --name-only HEAD raw-sources/dbt/dbt/)\" = '$sync' ] &&
+    git -C '$P' log -1 --format=%s | grep -q ' syncId=$(basename "$sync") ' &&
+    [ \"\$(git -C '$P' diff --name-status HEAD~1 HEAD)\" = \"\$(printf 'A\twiki/global/dbt-orders.md')\" ]"
+
 # --- The url forms, read-only: sqlite:///<absolute>, sqlite:<relative>. ---
 mkktx urls
 mkdir "$P/in"
@@ -280,6 +315,6 @@ check "fresh copy: exit 0" [ $? -eq 0 ]
 tree_of "$P" >"$T/tree_b"
 check "fresh copy: byte-identical wiki, semantic layer and raw snapshots" \
     diff "$T/tree_a" "$T/tree_b"
-check "fresh copy: one commit per target" [ "$(git -C "$P" log --format=%s | grep -c '^ingest(')" -eq 8 ]
+check "fresh copy: one commit per target" [ "$(git -C "$P" log --format=%s | grep -c '^ingest(')" -eq 9 ]
 
 finish

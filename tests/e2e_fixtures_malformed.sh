@@ -35,15 +35,16 @@ input() {
 	"$@"
 }
 
-# fails NAME MESSAGE: ingest; the target fails with exactly MESSAGE, which
-# is in its trace's root cause and sentinel; main is as it was.
+# fails NAME: ingest; the target fails with exactly $MSG, which is in its
+# trace's root cause and sentinel; main is as it was.  The kept session is
+# removed afterwards.
 fails() {
-	local name=$1 msg=$2 before job
+	local name=$1 before job
 	before=$(state_of)
 	ingest src
 	check "$name: exit 1" [ $? -eq 1 ]
 	check "$name: failed with the message naming the file" result src \
-	    '.status == "failed" and .commit == null and .detail == $ENV.MSG' MSG="$msg"
+	    '.status == "failed" and .commit == null and .detail == $ENV.MSG'
 	job=$(rfield src jobId)
 	check "$name: the trace's root cause says it" sh -c "
 	    jq -e -s '[.[] | select(.level == \"error\")] | length == 2 and
@@ -59,29 +60,9 @@ fails() {
 	git -C "$P" worktree remove --force "$(rfield src worktree)" &&
 	    git -C "$P" branch -q -D "session/$job"
 }
-# MSG reaches jq through the environment: messages hold quotes.
-result() {
-	local conn=$1 filter=$2
-	shift 2
-	env "$@" jq -e --arg c "$conn" ".results[] | select(.connectionId == \$c) | $filter" \
-	    "$T/out" >/dev/null || {
-		echo "not true for $conn: $filter" >&2
-		jq --arg c "$conn" '.results[] | select(.connectionId == $c)' "$T/out" >&2
-		return 1
-	}
-}
-sentinel() {
-	local wt
-	wt=$(rfield "$1" worktree)
-	[ -f "$wt/.ktx-outcome" ] && MSG=$MSG jq -e "$2" "$wt/.ktx-outcome" >/dev/null || {
-		echo "sentinel of $1 ($wt) not $2:" >&2
-		cat "$wt/.ktx-outcome" >&2
-		return 1
-	}
-}
-
-# fails_with NAME MESSAGE: fails, with MSG exported for the filters.
-fails_with() { MSG=$2; export MSG; fails "$@"; }
+# fails_with NAME MESSAGE: fails, with MESSAGE in the environment as MSG
+# for the jq filters ($ENV.MSG): messages hold quotes.
+fails_with() { MSG=$2; export MSG; fails "$1"; }
 
 outside=$T/outside.txt
 echo "not part of any export" >"$outside"

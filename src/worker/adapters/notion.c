@@ -18,7 +18,9 @@
  * Markdown with:
  *  - relative links to exported pages and databases (URL-encoded, relative
  *    to the linking file) as [[key|label]] ([[key]] when the label is empty
- *    or cannot stand in a link);
+ *    or cannot stand in a link); a link to the CSV of a database whose
+ *    page was exported without it ("X <id>.md" beside a missing
+ *    "X <id>.csv", as inline databases are) names that page;
  *  - links to files not in the export (attachments, missing pages) as their
  *    label in plain text (an image's alt text; the file name when empty);
  *  - external links and code (fenced blocks, inline spans) unchanged, "[["
@@ -876,6 +878,7 @@ load_items(struct notion *n, const struct strv *files, char **errmsg)
 	struct item	 it;
 	size_t		 i, j, len;
 	char		*text, *h;
+	const char	*md;
 	int		 csv;
 
 	for (i = 0; i < files->n; i++) {
@@ -933,6 +936,14 @@ load_items(struct notion *n, const struct strv *files, char **errmsg)
 			/* Links name either variant of a database. */
 			path_index_add(n, csv_twin(n->items[i].csv,
 			    !has_suffix(n->items[i].csv, "_all.csv")), i);
+		} else if (n->items[i].md != NULL && n->items[i].id != NULL) {
+			/* A database exported as its page alone. */
+			md = n->items[i].md;
+			len = strlen(md) - 3;
+			xasprintf(&h, "%.*s.csv", (int)len, md);
+			path_index_add(n, h, i);
+			xasprintf(&h, "%.*s_all.csv", (int)len, md);
+			path_index_add(n, h, i);
 		}
 	}
 	if (n->npaths > 1)

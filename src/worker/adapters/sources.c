@@ -852,10 +852,7 @@ source_snapshot_reusable(const struct source_job *job,
 
 	xasprintf(&base, "%s/raw-sources/%s/%s", job->worktree,
 	    job->conn->id, source_key);
-	if ((n = scandir(base, &ents, NULL, name_cmp)) == -1) {
-		free(base);
-		return NULL;
-	}
+	n = scandir(base, &ents, NULL, name_cmp);
 	for (j = n - 1; j >= 0 && latest == NULL; j--)
 		if (ents[j]->d_name[0] != '.')
 			latest = xstrdup(ents[j]->d_name);
@@ -869,9 +866,10 @@ source_snapshot_reusable(const struct source_job *job,
 	    files.n == staged->n;
 	strv_sort(&files);
 	for (i = 0; same && i < files.n; i++) {
-		same = strcmp(files.v[i], staged->v[i]) == 0;
-		if (!same)
+		if (strcmp(files.v[i], staged->v[i]) != 0) {
+			same = 0;
 			break;
+		}
 		xasprintf(&a, "%s/%s", dir, files.v[i]);
 		xasprintf(&b, "%s/%s", job->staging_dir, staged->v[i]);
 		same = same_file(a, b);
