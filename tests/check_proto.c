@@ -63,6 +63,43 @@ write_all(int fd, const char *s, size_t len)
 	ck_assert_int_eq(write(fd, s, len), (ssize_t)len);
 }
 
+/* proto_encode prints what cJSON_PrintUnformatted prints, byte for byte. */
+START_TEST(test_encode_as_cjson)
+{
+	static const double nums[] = { 0, -0.0, 1, -1, 42, 100000, 1e14,
+	    999999999999999.0, 1e15, -1e15, 1e300, 0.1, 1.5, -2.25, 1.0 / 3,
+	    123456789012345678.0, 5e-324 };
+	cJSON	*msg, *arr, *obj;
+	char	*ours, *theirs;
+	size_t	 i, len;
+
+	msg = cJSON_CreateObject();
+	cJSON_AddNumberToObject(msg, "v", 1);
+	cJSON_AddStringToObject(msg, "type", "progress");
+	cJSON_AddStringToObject(msg, "s", "quote \" back \\ \b\f\n\r\t \x01"
+	    "\x1f \x7f caf\xc3\xa9 \xff");
+	cJSON_AddStringToObject(msg, "", "");
+	cJSON_AddNullToObject(msg, "n");
+	cJSON_AddTrueToObject(msg, "t");
+	cJSON_AddFalseToObject(msg, "f");
+	arr = cJSON_AddArrayToObject(msg, "nums");
+	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateNumber(nums[i]));
+	cJSON_AddArrayToObject(msg, "empty");
+	obj = cJSON_AddObjectToObject(msg, "nested");
+	cJSON_AddObjectToObject(obj, "inner");
+	cJSON_AddItemToObject(obj, "list",
+	    cJSON_CreateStringArray((const char *[]){ "a", "b\n" }, 2));
+	ours = proto_encode(msg, &len);
+	theirs = cJSON_PrintUnformatted(msg);
+	ck_assert_str_eq(ours, theirs);
+	ck_assert_uint_eq(len, strlen(theirs));
+	free(ours);
+	free(theirs);
+	cJSON_Delete(msg);
+}
+END_TEST
+
 START_TEST(test_valid_messages_decode)
 {
 	struct proto_msg	 msg;
@@ -527,6 +564,7 @@ main(void)
 	SRunner	*sr;
 	int	 failed;
 
+	tcase_add_test(tc, test_encode_as_cjson);
 	tcase_add_test(tc, test_valid_messages_decode);
 	tcase_add_test(tc, test_not_json);
 	tcase_add_test(tc, test_version);

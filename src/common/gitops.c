@@ -181,6 +181,13 @@ gitops_init(char **errmsg)
 	if (git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE,
 	    (size_t)GITOPS_TREE_CACHE_LIMIT) < 0)
 		return git_fail(errmsg, "cannot set libgit2's tree cache");
+	/*
+	 * Like git, trust an object read to be the one its name says
+	 * (git fsck checks): libgit2 hashed every object it read again,
+	 * 9 % of a 2,000-table ingest.
+	 */
+	if (git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0) < 0)
+		return git_fail(errmsg, "cannot set libgit2's hash checks");
 	return 0;
 }
 

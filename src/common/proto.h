@@ -105,6 +105,13 @@ cJSON	*proto_new(enum proto_type);
  */
 int	 proto_send(int fd, const cJSON *msg, char **errmsg);
 
+/*
+ * msg as one line of JSON, without the newline: what cJSON_PrintUnformatted
+ * prints, byte for byte.  *len is its length; the buffer has room for one
+ * more byte after the NUL-terminated text.  Caller frees.
+ */
+char	*proto_encode(const cJSON *msg, size_t *len);
+
 /* Typed access to a validated message's members; absent or null gives NULL / def. */
 const char	*proto_str(const struct proto_msg *, const char *name);
 int64_t		 proto_int(const struct proto_msg *, const char *name, int64_t def);

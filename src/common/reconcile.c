@@ -21,13 +21,43 @@
 
 #define WIKI_USER_DIR	"wiki/user"
 
+/* The layer reconcile_run loads itself, on the first page that needs it. */
+struct lazy_sl {
+	struct sl	 sl;
+	int		 state;		/* 0 not loaded, 1 loaded, -1 failed */
+	char		*err;
+};
+
 struct reconciler {
 	const char		*worktree;
-	const struct sl		*sl;
+	const struct sl		*sl;		/* NULL: lazy's */
+	struct lazy_sl		*lazy;
 	const struct strv	*conns;
 	struct strv		 keys;		/* wiki/global page keys, sorted */
 	struct reconcile_result	*res;
 };
+
+/*
+ * The semantic layer; loaded now if reconcile_run was given none.  After
+ * a failure to load, an empty one (reconcile_run reports the failure).
+ */
+static const struct sl *
+layer(const struct reconciler *rc)
+{
+	struct lazy_sl	*lz = rc->lazy;
+
+	if (rc->sl != NULL)
+		return rc->sl;
+	if (lz->state == 0) {
+		if (sl_load(&lz->sl, rc->worktree, &lz->err) == 0)
+			lz->state = 1;
+		else {
+			sl_release(&lz->sl);
+			lz->state = -1;
+		}
+	}
+	return &lz->sl;
+}
 
 static int
 str_cmp(const void *a, const void *b)
@@ -206,11 +236,11 @@ resolve_table(const struct reconciler *rc, const char *text,
 		ref = slash + 1;
 	}
 	if (conn != NULL || rc->conns == NULL) {
-		*found = (*src = sl_table_find(rc->sl, conn, ref)) != NULL;
+		*found = (*src = sl_table_find(layer(rc), conn, ref)) != NULL;
 		in = conn;
 	} else
 		for (i = 0; i < rc->conns->n && !*found; i++) {
-			*found = (*src = sl_table_find(rc->sl,
+			*found = (*src = sl_table_find(layer(rc),
 			    rc->conns->v[i], ref)) != NULL;
 			in = rc->conns->v[i];
 		}
@@ -257,7 +287,7 @@ resolve_requests(struct reconciler *rc, const char *path, const char *body,
 		} else if (strncmp(l->target, "?table:", 7) == 0) {
 			text = trim_dup(l->target + 7, strlen(l->target + 7));
 			repl = resolve_table(rc, text, label, &found, &src);
-			if (src != NULL && sl_ref_keep(rc->sl, rc->conns,
+			if (src != NULL && sl_ref_keep(layer(rc), rc->conns,
 			    src->name) && !strv_has(sources, src->name))
 				strv_push(sources, src->name);
 		} else {
@@ -347,7 +377,7 @@ reconcile_page(struct reconciler *rc, const char *path, char **errmsg)
 			    !strv_has(&refs, v->kids[i]->text))
 				strv_push(&refs, v->kids[i]->text);
 	for (i = 0; i < refs.n; i++) {
-		if (sl_ref_keep(rc->sl, rc->conns, refs.v[i]))
+		if (sl_ref_keep(layer(rc), rc->conns, refs.v[i]))
 			strv_push(&kept, refs.v[i]);
 		else
 			strv_push(&rp.removed_sl_refs, refs.v[i]);
@@ -416,6 +446,7 @@ reconcile_run(const char *worktree, const struct sl *sl,
     char **errmsg)
 {
 	struct reconciler	 rc;
+	struct lazy_sl		 lazy;
 	struct strv		 users, keys;
 	char			*dir;
 	size_t			 i;
@@ -425,7 +456,9 @@ reconcile_run(const char *worktree, const struct sl *sl,
 	memset(&rc, 0, sizeof(rc));
 	memset(&users, 0, sizeof(users));
 	rc.worktree = worktree;
+	memset(&lazy, 0, sizeof(lazy));
 	rc.sl = sl;
+	rc.lazy = &lazy;
 	rc.conns = connections;
 	rc.res = res;
 	if (list_pages(worktree, WIKI_GLOBAL_DIR, &rc.keys, errmsg) == -1 ||
@@ -444,10 +477,17 @@ reconcile_run(const char *worktree, const struct sl *sl,
 		strv_release(&keys);
 		free(dir);
 	}
+	if (lazy.state == -1) {
+		*errmsg = lazy.err;
+		lazy.err = NULL;
+		goto out;
+	}
 	rv = 0;
 out:
 	strv_release(&users);
 	strv_release(&rc.keys);
+	sl_release(&lazy.sl);
+	free(lazy.err);
 	return rv;
 }
 

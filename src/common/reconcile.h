@@ -70,7 +70,9 @@ struct reconcile_result {
 
 /*
  * Reconcile the wiki of the tree at worktree against sl (loaded from the
- * same tree).  connections: visible connection ids, NULL for all of sl's.
+ * same tree; NULL: loaded from worktree when a page first needs it, so a
+ * tree without pages costs no load).  connections: visible connection
+ * ids, NULL for all of sl's.
  * Returns 0, or -1 with *errmsg when a page cannot be listed or written
  * (pages already rewritten stay rewritten and are in res).  Caller
  * releases res (also after a failure) and frees *errmsg.

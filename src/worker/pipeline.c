@@ -45,7 +45,6 @@
 #include "plan.h"
 #include "reconcile.h"
 #include "sentinel.h"
-#include "sl.h"
 #include "sources.h"
 #include "trace.h"
 #include "worker.h"
@@ -976,7 +975,6 @@ step_reconcile(struct pipeline *p)
 {
 	struct reconcile_result	 res;
 	struct trace_span	 sp;
-	struct sl		 sl;
 	const struct reconcile_page *pg;
 	cJSON			*data;
 	char			*err = NULL;
@@ -984,11 +982,9 @@ step_reconcile(struct pipeline *p)
 	int			 created = 0, rc = -1;
 
 	memset(&res, 0, sizeof(res));
-	memset(&sl, 0, sizeof(sl));
 	enter(p, "reconciliation", "resolving links and sl_refs");
 	trace_begin(&p->trace, &sp, "reconciliation", "reconciliation", NULL);
-	if (sl_load(&sl, p->session.path, &err) == -1 ||
-	    reconcile_run(p->session.path, &sl, NULL, &res, &err) == -1) {
+	if (reconcile_run(p->session.path, NULL, NULL, &res, &err) == -1) {
 		step_failed(p, &sp, err);
 		goto out;
 	}
@@ -1032,7 +1028,6 @@ step_reconcile(struct pipeline *p)
 out:
 	free(err);
 	reconcile_result_release(&res);
-	sl_release(&sl);
 	return rc;
 }
 

@@ -479,6 +479,14 @@ json_string(struct buf *b, const char *s)
 
 	buf_add(b, "\"", 1);
 	for (; *p != '\0'; p += n) {
+		/* A run of plain ASCII in one copy: names are mostly that. */
+		for (n = 0; p[n] >= 0x20 && p[n] < 0x80 && p[n] != '"' &&
+		    p[n] != '\\'; n++)
+			;
+		if (n > 0) {
+			buf_add(b, (const char *)p, n);
+			continue;
+		}
 		n = 1;
 		switch (*p) {
 		case '"':
@@ -518,8 +526,11 @@ json_string(struct buf *b, const char *s)
 static void
 json_indent(struct buf *b, int n)
 {
-	while (n-- > 0)
-		buf_add(b, " ", 1);
+	static const char	spaces[] = "                                ";
+
+	for (; n > (int)sizeof(spaces) - 1; n -= (int)sizeof(spaces) - 1)
+		buf_add(b, spaces, sizeof(spaces) - 1);
+	buf_add(b, spaces, (size_t)n);
 }
 
 /* Recursion is bounded by the fixed shapes this file builds. */
