@@ -1696,8 +1696,9 @@ index_paths_fast(struct gitops_repo *r, struct gitindex_update *iu, size_t n,
 	}
 	if (!ix.unmerged)
 		rc = gitindex_write(&ix, iu, n, errmsg) < 0 ? -1 : 0;
-	gitindex_release(&ix);
 out:
+	/* After a failed load too: it keeps the path until released. */
+	gitindex_release(&ix);
 	if (rc == FAST_FALLBACK) {
 		free(*errmsg);
 		*errmsg = NULL;
