@@ -141,7 +141,9 @@ check "control: the oldest idle clients were closed with busy" sitter_told
 for j in $(jobs -p); do [ "$j" = "$SUP" ] || wait "$j"; done
 check "control: once they left it serves again" still_serving
 fds_after=$(nfds)
-check "control: descriptors back to $fds_before (now $fds_after)" [ "$fds_after" -eq "$fds_before" ]
+# At most as many: the spawn of the worker may still hold a descriptor at
+# the first count.
+check "control: descriptors back to $fds_before or fewer (now $fds_after)" [ "$fds_after" -le "$fds_before" ]
 post "$T/go"
 wait "$SUP"
 rc=$?
