@@ -72,6 +72,18 @@ KTX_WORKER=$T/worker sup -C "$P" ingest escape_text >"$T/tty.out" 2>"$T/tty.err"
 check "workers: the table on stdout is terminal-safe" terminal_safe "$T/tty.out"
 check "workers: the progress lines on stderr are terminal-safe" terminal_safe "$T/tty.err"
 check "workers: the table shows the detail escaped" grep -qF 'bad \x1b[2J name' "$T/tty.out"
+# And on a terminal, where the live view paints the phase and the message.
+if command -v script >/dev/null; then
+	TERM=xterm script -qfec "stty cols 200 rows 40; exec env KTX_WORKER='$T/worker' \
+	    '$KTX_SUPERVISOR' -C '$P' ingest escape_text" "$T/live.tty" >/dev/null 2>&1 </dev/null
+	live_safe() {	# the view's own sequences only: no OSC, no 2J, no C1
+		! grep -qaF -e $'\033]0;' -e $'\033[2J' "$T/live.tty" &&
+		    ! LC_ALL=C grep -qa $'\xc2[\x80-\x9f]' "$T/live.tty" ||
+		    { od -c "$T/live.tty" | grep -n 'p   w   n\|302' >&2; return 1; }
+	}
+	check "workers: the live view on a terminal is terminal-safe" live_safe
+	check "workers: the live view painted the stand-in's phase" grep -qa 'adapter?\[2J' "$T/live.tty"
+fi
 
 # row ID SHELL STATUS ERE: the row's target ended as it should.
 row() {
