@@ -137,6 +137,27 @@ TERM=xterm script -qfec "stty cols 60 rows 20; set -m; '$KTX_SUPERVISOR' -C '$P'
     "$T/bg" >/dev/null 2>&1 </dev/null
 check "background: exit 0, the table, no escapes" sh -c "
     [ $? -eq 0 ] && grep -q '^Connection  Stage' '$T/bg' && ! grep -qF '$ESC' '$T/bg'"
+# What an adapter says reaches the view escaped: its stderr, the detail of
+# the failure, carries an escape sequence and a C1 CSI.
+adapter evil <<'EOF'
+printf 'bad \033[31mred\302\2332J\n' >&2
+exit 3
+EOF
+adapter pause <<'EOF'
+sleep 1.5
+EOF
+mkktx evil
+config <<EOF
+connections:
+$(cmdconn e_evil notion evil)
+$(cmdconn z_after notion pause)
+EOF
+tty_run "$T/evil.tty" "'$KTX_SUPERVISOR' -C '$P' ingest"
+wait "$TTY"
+painted "$T/evil.tty" >"$T/evil.lines"
+check "escaped: the failed target's detail painted with '?' for the controls" sh -c "
+    grep -qF '[1/2] e_evil  failed' '$T/evil.lines' &&
+    grep -qF 'bad ?[31mred?2J' '$T/evil.lines' && ! grep -qF '$ESC[31m' '$T/evil.lines'"
 check "--help names --plain" sh -c "'$KTX_SUPERVISOR' ingest --help | grep -q -- '--plain '"
 
 finish

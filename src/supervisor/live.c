@@ -77,8 +77,9 @@ text_printf(struct text *t, const char *fmt, ...)
 /*
  * Append line to out, cut to at most cols - 1 columns (one per UTF-8
  * character; the last column stays free so the terminal never wraps), a
- * control character (C0, DEL, C1) shown as '?', no trailing blanks, and a
- * newline.
+ * control character (C0, DEL, C1) or a byte that is not UTF-8 shown as
+ * '?': a phase or a detail may hold an escape sequence from a file name an
+ * adapter chose.  No trailing blanks, and a newline.
  */
 static void
 add_clipped(struct text *out, const char *line, int cols)
@@ -90,7 +91,8 @@ add_clipped(struct text *out, const char *line, int cols)
 
 	while (avail > 0 && col < cols - 1) {
 		n = utf8_char(p, avail, &cp);
-		if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+		if (n == 0 || cp < 0x20 || cp == 0x7f ||
+		    (cp >= 0x80 && cp <= 0x9f))
 			text_add(out, "?", 1);
 		else
 			text_add(out, (const char *)p, n);
