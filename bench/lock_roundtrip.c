@@ -14,7 +14,9 @@
  * Prints one line: the median and 99th percentile of a pair, pairs per
  * second, and the verdict against the goal.
  *
- * usage: lock_roundtrip [PAIRS]	(default 200000; run by bench/run.sh)
+ * usage: lock_roundtrip [-p] [PAIRS]	(default 200000; run by bench/run.sh)
+ *
+ * -p runs the protocol series alone, for a profiler.
  */
 #include "config.h"
 
@@ -274,16 +276,27 @@ main(int argc, char **argv)
 {
 	struct result	 res[3];
 	size_t		 pairs = 200000;
+	int		 only_protocol = 0;
 	double		 ratio;
 
 	log_init("lock_roundtrip", LOG_LEVEL_WARN);
+	if (argc > 1 && strcmp(argv[1], "-p") == 0) {
+		only_protocol = 1;
+		argc--;
+		argv++;
+	}
 	if (argc == 2)
 		pairs = strtoul(argv[1], NULL, 10);
 	if (argc > 2 || pairs < 100) {
-		fprintf(stderr, "usage: lock_roundtrip [PAIRS >= 100]\n");
+		fprintf(stderr, "usage: lock_roundtrip [-p] [PAIRS >= 100]\n");
 		return 2;
 	}
 	bench_protocol(&res[0], pairs);
+	if (only_protocol) {
+		printf("lock, protocol alone: %zu pairs, median %.2f us\n",
+		    pairs, res[0].median_us);
+		return 0;
+	}
 	bench_raw(&res[1], pairs);
 	bench_flock(&res[2], pairs);
 	ratio = res[0].median_us / res[1].median_us;

@@ -79,11 +79,10 @@ for name in $names; do
 			echo "  callgrind gates, one $c change: $n instructions"
 		done ;;
 	lock)
-		n=$(callgrind --toggle-collect=bench_protocol \
-		    --toggle-collect=serve_protocol -- \
-		    "$build/bench/lock_roundtrip" 10000)
+		n=$(callgrind -- "$build/bench/lock_roundtrip" -p 10000)
 		echo "  callgrind lock: $((n / 12000)) instructions a pair," \
-		    "client and server (12,000 pairs, warm-up included)" ;;
+		    "client and server together (12,000 pairs with the" \
+		    "warm-up, start-up included)" ;;
 	scan)
 		n=$(sh "$top/bench/e2e.sh" "$build" scan-ir)
 		echo "  callgrind scan: $n instructions in the worker" ;;
