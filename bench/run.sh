@@ -60,8 +60,10 @@ one() {
 
 for name in $names; do
 	if [ "${PERF:-0}" = 1 ] && command -v perf >/dev/null; then
-		perf stat -x, -e task-clock,context-switches -o "$work/ktx-bench-perf" \
-		    sh -c "$(command -v "$0") '$build' $name | tail -n +2"
+		perf stat -x, -e task-clock,context-switches \
+		    -o "$work/ktx-bench-perf" env PERF=0 CALLGRIND=0 \
+		    sh "$0" "$build" "$name" |
+		    tail -n +2
 		awk -F, -v n="$name" '$3 == "task-clock" { t = $1 }
 		    $3 == "context-switches" { c = $1 }
 		    END { printf "  perf stat %s: task-clock %.0f ms, %d context switches\n", n, t, c }' \
