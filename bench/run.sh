@@ -60,8 +60,10 @@ one() {
 
 for name in $names; do
 	if [ "${PERF:-0}" = 1 ] && command -v perf >/dev/null; then
-		perf stat -x, -e task-clock,context-switches -o "$work/ktx-bench-perf" \
-		    sh -c "$(command -v "$0") '$build' $name | tail -n +2"
+		perf stat -x, -e task-clock,context-switches \
+		    -o "$work/ktx-bench-perf" env PERF=0 CALLGRIND=0 \
+		    sh "$0" "$build" "$name" |
+		    tail -n +2
 		awk -F, -v n="$name" '$3 == "task-clock" { t = $1 }
 		    $3 == "context-switches" { c = $1 }
 		    END { printf "  perf stat %s: task-clock %.0f ms, %d context switches\n", n, t, c }' \
@@ -79,11 +81,10 @@ for name in $names; do
 			echo "  callgrind gates, one $c change: $n instructions"
 		done ;;
 	lock)
-		n=$(callgrind --toggle-collect=bench_protocol \
-		    --toggle-collect=serve_protocol -- \
-		    "$build/bench/lock_roundtrip" 10000)
+		n=$(callgrind -- "$build/bench/lock_roundtrip" -p 10000)
 		echo "  callgrind lock: $((n / 12000)) instructions a pair," \
-		    "client and server (12,000 pairs, warm-up included)" ;;
+		    "client and server together (12,000 pairs with the" \
+		    "warm-up, start-up included)" ;;
 	scan)
 		n=$(sh "$top/bench/e2e.sh" "$build" scan-ir)
 		echo "  callgrind scan: $n instructions in the worker" ;;
