@@ -89,6 +89,10 @@ check "tstp: the frozen log line came between, the view kept above it" sh -c "
     grep -qF 'ktx-supervisor: frozen: 1 workers stopped; SIGCONT thaws' '$T/paused'"
 post "$T/a_first.fifo"
 wait_until 20 test -e "$T/b_second.half"
+# b waits on its fifo until the view has painted a done: unheld, the run
+# could end before the next paint is due.
+painted_done() { tr '\r' '\n' <"$T/tty" | grep -q '\[1/2\] a_first  done'; }
+wait_until 10 painted_done
 post "$T/b_second.fifo"
 wait "$TTY"
 check "end: script and ingest exit 0" [ $? -eq 0 ]
