@@ -37,10 +37,10 @@ read_page(const struct wiki_page *page)
 
 /*
  * Where the last top-level entry starts in an emitted page: the last line
- * at column 0 before the closing "---".  ktx trims the end of the YAML it
- * writes, so the value written last may lose trailing line breaks on the
- * next read (the format's own rule, in ktx as here): only that entry may
- * change between the first and the second emit.
+ * with text at column 0 before the closing "---".  ktx trims the end of
+ * the YAML it writes, so the value written last may lose trailing line
+ * breaks on the next read (the format's own rule, in ktx as here): only
+ * that entry may change between the first and the second emit.
  */
 static size_t
 last_entry(const char *t, size_t len)
@@ -51,7 +51,7 @@ last_entry(const char *t, size_t len)
 	if ((end = memmem(t + 3, len - 3, "\n---\n", 5)) == NULL)
 		abort();
 	for (i = (size_t)(end - t); i > 4; i--)
-		if (t[i - 1] == '\n' && t[i] != ' ')
+		if (t[i - 1] == '\n' && t[i] != ' ' && t[i] != '\n')
 			return i;
 	return 4;
 }

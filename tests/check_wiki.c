@@ -335,6 +335,24 @@ START_TEST(test_body_with_nul)
 }
 END_TEST
 
+/*
+ * A second YAML document after a CR line break is refused (found by
+ * fuzz/fuzz_wiki: the first document's tree leaked).
+ */
+START_TEST(test_second_document)
+{
+	struct wiki_page	 page;
+	char			*err = NULL;
+
+	ck_assert_int_eq(wiki_parse("p.md", "---\na: 1\r---\nb: 2\n---\nx",
+	    23, &page, &err), -1);
+	ck_assert_str_eq(err, "p.md:4:1: the frontmatter holds more than one"
+	    " YAML document");
+	free(err);
+	wiki_page_release(&page);
+}
+END_TEST
+
 START_TEST(test_frontmatter_errors)
 {
 	parse_fails("---\n\n---\nbody", "p.md:2:1: the frontmatter must be a"
@@ -703,6 +721,7 @@ main(void)
 	tcase_add_test(tc, test_emit_escapes_unreadable);
 	tcase_add_test(tc, test_missing_frontmatter);
 	tcase_add_test(tc, test_split_like_ktx);
+	tcase_add_test(tc, test_second_document);
 	tcase_add_test(tc, test_body_with_nul);
 	tcase_add_test(tc, test_frontmatter_errors);
 	tcase_add_test(tc, test_nesting_limit);

@@ -458,6 +458,13 @@ attach(struct parser *ps, struct wiki_value *v, const yaml_char_t *anchor)
 		wiki_value_free(v);
 		return -1;
 	}
+	if (ps->depth == 0 && ps->root != NULL) {
+		/* A "\r---" line: libyaml takes CR for a line break. */
+		parse_fail(ps, v->line, v->column,
+		    "the frontmatter holds more than one YAML document");
+		wiki_value_free(v);
+		return -1;
+	}
 	if (ps->depth == 0)
 		ps->root = v;
 	else {

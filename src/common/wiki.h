@@ -22,7 +22,9 @@
  * refuses the raw DEL and C1 control characters the "yaml" package leaves
  * unescaped inside double quotes (such a page does not parse here;
  * wiki_emit escapes those and LS, PS, so what it writes reads back).  (A
- * second YAML document cannot occur: its "---" line ends the frontmatter.)
+ * second YAML document can only follow a CR line break, "\r---", since a
+ * "\n---" line ends the frontmatter; it is refused, as the "yaml" package
+ * refuses one.)
  */
 #ifndef KTX_WIKI_H
 #define KTX_WIKI_H
