@@ -72,7 +72,9 @@ check "during the run: the supervisor's argv and title were read" grep -q "ktx-s
 check "during the run: the workers' titles were read" grep -q "ktx-worker: leak" "$T/ps"
 
 # The worker socket: fd 3 of the leak worker is a socket with no path.
-wpid=$(ps -eo pid=,args= | awk '$2 == "ktx-worker:" && $3 == "leak" { print $1; exit }')
+# (this supervisor's child: other runs may have a worker of that name)
+wpid=$(ps -eo pid=,ppid=,args= |
+    awk -v s="$SUP" '$2 == s && $3 == "ktx-worker:" && $4 == "leak" { print $1; exit }')
 no_path() {
 	local link inode
 	link=$(readlink "/proc/$wpid/fd/3") || { echo "no fd 3 in $wpid" >&2; return 1; }
