@@ -2328,6 +2328,8 @@ gitops_squash(struct gitops_repo *r, const char *session_commit,
 			goto rollback;
 		goto out;
 	}
+	/* Journal and files written, main not moved yet. */
+	failpoint("squash");
 	log = reflog_msg("commit (squash)", message);
 	if (move_ref(r, refname, &commit, &old, log, errmsg) < 0)
 		goto rollback;

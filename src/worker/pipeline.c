@@ -469,6 +469,7 @@ commit_paths(struct pipeline *p, const struct strv *paths, char **errmsg)
 
 	if (paths->n == 0)
 		return 0;
+	failpoint("stage");
 	msg = commit_message(p, "stage raw files");
 	rc = gitops_commit_paths(&p->wt, (const char *const *)paths->v,
 	    paths->n, msg, &p->author, hex, &created, errmsg);
@@ -535,6 +536,8 @@ step_session(struct pipeline *p)
 	if (rc == 0)
 		rc = gitops_session_create(&p->project, p->a->job_id, head,
 		    &p->session, &err);
+	if (rc == 0)
+		failpoint("session");
 	repo_unlock(p);
 	if (rc == -1) {
 		step_failed(p, &sp, err);
@@ -663,6 +666,7 @@ run_source_adapter(struct pipeline *p, const struct source_adapter *ad)
 		add_raw_paths(p, &res.outputs[i].raw_paths);
 		written += res.outputs[i].changed;
 	}
+	failpoint("projection");
 	if (commit_step(p, "deterministic projection", &created, &err) == -1) {
 		step_failed(p, &sp, err);
 		goto out;
@@ -748,6 +752,7 @@ run_database_scan(struct pipeline *p)
 	enter(p, "projection", "writing the manifest shards");
 	trace_begin(&p->trace, &sp, "projection", "deterministic_projection",
 	    NULL);
+	failpoint("projection");
 	if (commit_step(p, "deterministic projection", &created, &err) == -1) {
 		step_failed(p, &sp, err);
 		goto out;
@@ -878,6 +883,7 @@ run_adapter_command(struct pipeline *p)
 	enter(p, "projection", "committing what the adapter wrote");
 	trace_begin(&p->trace, &sp, "projection", "deterministic_projection",
 	    NULL);
+	failpoint("projection");
 	if (commit_step(p, "deterministic projection", &created, &err) == -1) {
 		step_failed(p, &sp, err);
 		goto out;
@@ -966,6 +972,8 @@ step_refresh(struct pipeline *p)
 	if (repo_lock(p, "before_reconciliation") == -1)
 		return -1;
 	rc = refresh(p, "before_reconciliation");
+	if (rc == 0)
+		failpoint("refresh");
 	repo_unlock(p);
 	return rc;
 }
@@ -1015,6 +1023,7 @@ step_reconcile(struct pipeline *p)
 		trace_event(&p->trace, TRACE_INFO, "reconciliation",
 		    "reconciliation_warning", -1, data, NULL);
 	}
+	failpoint("reconciliation");
 	if (res.npages > 0 &&
 	    commit_step(p, "reconciliation", &created, &err) == -1) {
 		step_failed(p, &sp, err);
@@ -1165,6 +1174,7 @@ step_final(struct pipeline *p)
 		return -1;
 	if (refresh(p, "before_final_squash") == -1)
 		goto out;
+	failpoint("final-refresh");
 	if (gitops_head(&p->wt, head, &err) == -1) {
 		trace_event(&p->trace, TRACE_ERROR, "final_gates",
 		    "session_head_failed", -1, NULL, err);
@@ -1173,6 +1183,7 @@ step_final(struct pipeline *p)
 	}
 	if (run_gates(p, head) == -1)
 		goto out;
+	failpoint("gates");
 	trace_begin(&p->trace, &sp, "squash", "worktree_clean_check", NULL);
 	if (gitops_check_clean(&p->wt, &err) == -1) {
 		step_failed(p, &sp, err);
@@ -1200,6 +1211,7 @@ step_cleanup(struct pipeline *p)
 	    NULL);
 	gitops_repo_release(&p->wt);
 	if (repo_lock(p, "cleanup") == 0) {
+		failpoint("cleanup");
 		if (gitops_session_remove(&p->project, p->session.path,
 		    p->session.branch, &err) == -1) {
 			/* It landed: a leftover is for `recover`, not a failure. */
