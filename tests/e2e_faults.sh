@@ -50,18 +50,32 @@ EOF
 		want_rc=1
 		[ $want = done ] && want_rc=0 ;;
 	term-sup) kill -TERM "$SUP"; want_rc=143 ;;
+	kill-sup) kill -KILL "$SUP"; want_rc=137 ;;
 	esac
 	wait "$SUP"
 	rc=$?
 	cp "$T/bg.out" "$T/out"
+	if [ "$fault" = kill-sup ]; then
+		check "$name: the workers end on their own" \
+		    wait_until 10 no_fault_survivors "$T/pids" 2>/dev/null
+	fi
 	check "$name: exit $want_rc ($rc)" [ "$rc" -eq "$want_rc" ]
 	check "$name: git fsck clean, the checkout matches main" sound
 	check "$name: main moved by whole squash commits only" whole_squashes $CONNS
 	check "$name: no process of the run is left" no_fault_survivors "$T/pids"
 	check "$name: no git lock file is left" [ -z "$(git_locks)" ]
-	check "$name: the control socket is gone" [ ! -e "$P/.ktx/run/supervisor.sock" ]
-	check "$name: the victim $conn is $want" result "$conn" ".status == \"$want\""
-	check "$name: what is left is what the results name" leftovers_explained
+	if [ "$fault" = kill-sup ]; then
+		check "$name: nothing answers on the control socket" no_listener
+		check "$name: every session left has its sentinel" sentinels_everywhere
+		check "$name: the sentinels say the supervisor is gone" sh -c "
+		    cat '$P'/.ktx/worktrees/session-*/.ktx-outcome 2>/dev/null | jq -s -e '
+		    all(.[]; .outcome == \"aborted\" and (.reason == \"the supervisor is gone\" or
+		        .reason == \"landed, but its session was not removed: the supervisor is gone\"))' >/dev/null"
+	else
+		check "$name: the control socket is gone" [ ! -e "$P/.ktx/run/supervisor.sock" ]
+		check "$name: the victim $conn is $want" result "$conn" ".status == \"$want\""
+		check "$name: what is left is what the results name" leftovers_explained
+	fi
 	ingest --all -j 3
 	check "$name: the next ingest --all succeeds" [ $? -eq 0 ]
 	check "$name: after it, all landed whole, the repository sound" all_landed
@@ -73,6 +87,23 @@ all_landed() {
 		[ -n "$(commits_of "$c")" ] || { echo "$c did not land" >&2; return 1; }
 	done
 	whole_squashes $CONNS && sound
+}
+
+# sentinels_everywhere: each session worktree has its sentinel and its
+# branch, each session branch its worktree.
+sentinels_everywhere() {
+	local wt n=0
+	for wt in "$P"/.ktx/worktrees/session-*; do
+		[ -d "$wt" ] || continue
+		n=$((n + 1))
+		[ -f "$wt/.ktx-outcome" ] || { echo "no sentinel in $wt" >&2; return 1; }
+		git -C "$P" rev-parse -q --verify "session/${wt##*/session-}" >/dev/null ||
+		    { echo "no branch for $wt" >&2; return 1; }
+	done
+	[ "$(git -C "$P" branch --list 'session/*' | wc -l)" -eq "$n" ] || {
+		git -C "$P" branch --list 'session/*' >&2
+		return 1
+	}
 }
 
 # leftovers_explained: done targets left nothing; the session worktrees
@@ -101,7 +132,7 @@ leftovers_explained() {
 }
 
 for point in ${FAULT_POINTS:-session stage projection refresh reconciliation final-refresh gates squash cleanup}; do
-	for fault in ${FAULTS:-kill-worker term-worker term-sup}; do
+	for fault in ${FAULTS:-kill-worker term-worker term-sup kill-sup}; do
 		fault_case "$point" "$fault"
 	done
 done

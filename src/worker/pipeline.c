@@ -134,6 +134,13 @@ step_failed(struct pipeline *p, const struct trace_span *sp,
 	return -1;
 }
 
+/* Why the worker stops: the supervisor's hang-up or a SIGTERM. */
+static const char *
+stop_reason(const struct worker *w)
+{
+	return w->gone ? "the supervisor is gone" : "aborted by SIGTERM";
+}
+
 /*
  * SIGTERM or the supervisor's hang-up since the last look: stop here.
  * Once the target failed or stopped, it stays stopped.
@@ -146,8 +153,8 @@ stopped(struct pipeline *p)
 	if (!worker_check(p->w))
 		return 0;
 	trace_event(&p->trace, TRACE_ERROR, p->phase, "ingest_aborted", -1,
-	    NULL, p->w->gone ? "the supervisor is gone" : "aborted by SIGTERM");
-	fail(p, "aborted", "aborted", "aborted by SIGTERM");
+	    NULL, stop_reason(p->w));
+	fail(p, "aborted", "aborted", stop_reason(p->w));
 	return 1;
 }
 
@@ -190,7 +197,7 @@ repo_lock(struct pipeline *p, const char *purpose)
 			trace_event(&p->trace, TRACE_ERROR, "lock",
 			    "repo_lock_wait_abandoned", now_monotonic_ms() - start,
 			    NULL, "aborted while waiting for the repository lock");
-			fail(p, "aborted", "aborted", "aborted by SIGTERM");
+			fail(p, "aborted", "aborted", stop_reason(p->w));
 		} else {
 			trace_event(&p->trace, TRACE_ERROR, "lock",
 			    "repo_lock_failed", now_monotonic_ms() - start, NULL,
@@ -855,12 +862,12 @@ run_adapter_command(struct pipeline *p)
 	if (res.status == NULL || strcmp(res.status, "done") != 0) {
 		trace_fail(&p->trace, &sp, res.detail != NULL ? res.detail :
 		    "the supervisor is gone", data);
-		if (res.status == NULL)
-			fail(p, "aborted", "aborted", "the supervisor is gone");
+		if (res.status == NULL || strcmp(res.status, "aborted") == 0)
+			fail(p, "aborted", "aborted", res.status == NULL ?
+			    "the supervisor is gone" : stop_reason(p->w));
 		else
 			fail(p, res.status, strcmp(res.status, "timeout") == 0 ?
-			    "timeout" : strcmp(res.status, "aborted") == 0 ?
-			    "aborted" : "crash", res.detail != NULL ?
+			    "timeout" : "crash", res.detail != NULL ?
 			    res.detail : res.status);
 		goto out;
 	}
@@ -1200,30 +1207,45 @@ out:
 	return rc;
 }
 
-static void
+/*
+ * Remove the session of a target that landed.  When it cannot be, the
+ * result says why and the session is kept like a failed one's (the
+ * sentinel's outcome "aborted"), for `recover`.
+ */
+static int
 step_cleanup(struct pipeline *p)
 {
 	struct trace_span	 sp;
 	char			*err = NULL;
+	int			 rc = -1;
 
 	enter(p, "cleanup", "removing the session worktree");
 	trace_begin(&p->trace, &sp, "worktree", "session_worktree_removed",
 	    NULL);
 	gitops_repo_release(&p->wt);
-	if (repo_lock(p, "cleanup") == 0) {
+	if (repo_lock(p, "cleanup") == -1)
+		err = xstrdup(p->w->gone || p->w->aborting ?
+		    stop_reason(p->w) : "the repository lock was not granted");
+	else {
 		failpoint("cleanup");
 		if (gitops_session_remove(&p->project, p->session.path,
-		    p->session.branch, &err) == -1) {
-			/* It landed: a leftover is for `recover`, not a failure. */
-			log_warnx("%s", err);
-			trace_fail(&p->trace, &sp, err, NULL);
-		} else
-			trace_end(&p->trace, &sp, NULL);
+		    p->session.branch, &err) == 0)
+			rc = 0;
 		repo_unlock(p);
+	}
+	if (rc == -1) {
+		log_warnx("%s", err);
+		trace_fail(&p->trace, &sp, err, NULL);
+		xasprintf(&p->out->detail, "landed, but its session was not "
+		    "removed: %s", err);
+		p->failed_outcome = "aborted";
+	} else {
+		trace_end(&p->trace, &sp, NULL);
+		p->have_session = 0;
 	}
 	free(err);
 	remove_tree(p->job_cache);
-	p->have_session = 0;
+	return rc;
 }
 
 /* Keep the session for the operator: sentinel, result, trace. */
@@ -1386,7 +1408,8 @@ pipeline_run(struct worker *w, struct assignment *a, struct outcome *out)
 
 	if (out->status == NULL) {
 		out->status = "done";
-		step_cleanup(&p);
+		if (step_cleanup(&p) == -1)
+			keep_session(&p);
 		data = cJSON_CreateObject();
 		if (out->commit != NULL)
 			cJSON_AddStringToObject(data, "commit", out->commit);
