@@ -10,21 +10,33 @@
 . "$KTX_TOP_SRCDIR/tests/lib_pipeline.sh"
 . "$KTX_TOP_SRCDIR/tests/lib_faults.sh"
 
-CONNS="s1 s2 s3"
-
-# fault_case POINT FAULT: three sources at -j 3, the first worker to reach
-# POINT stopped there, then FAULT: kill-worker, term-worker or term-sup.
+# fault_case POINT FAULT [db]: three sources at -j 3 (with db: a SQLite
+# database target in stage 1 and two sources), the first worker to reach
+# POINT stopped there, then FAULT: kill-worker, term-worker, term-sup or
+# kill-sup.
 fault_case() {
-	local point=$1 fault=$2 name="$1 $2" fp victim conn rc want want_rc
-	mkktx "$point-$fault"
-	config <<EOF
+	local point=$1 fault=$2 name="$1 $2${3:+ (stage 1)}" fp victim conn rc want want_rc
+	mkktx "$point-$fault${3:-}"
+	if [ "${3:-}" = db ]; then
+		CONNS="db s1 s2"
+		config <<EOF
+connections:
+$(warehouse db "CREATE TABLE orders (id INTEGER PRIMARY KEY, total REAL);")
+$(cmdconn s1 dbt writer)
+$(cmdconn s2 notion writer)
+EOF
+	else
+		CONNS="s1 s2 s3"
+		config <<EOF
 connections:
 $(cmdconn s1 dbt writer)
 $(cmdconn s2 notion writer)
 $(cmdconn s3 metabase writer)
 EOF
+	fi
 	BASE=$(head_of)
-	fp=$T/fp-$point-$fault
+	fp=$T/fp-$point-$fault${3:-}
+	flog_mark
 	env --default-signal=INT KTX_FAILPOINT="$point" KTX_FAILPOINT_FILE="$fp" \
 	    "$KTX_SUPERVISOR" -C "$P" ingest --json --all -j 3 --grace 2 \
 	    >"$T/bg.out" 2>"$T/bg.err" &
@@ -136,4 +148,42 @@ for point in ${FAULT_POINTS:-session stage projection refresh reconciliation fin
 		fault_case "$point" "$fault"
 	done
 done
+# Stage 1: the database target is the one stopped; the sources wait for
+# the barrier.
+for point in ${FAULT_DB_POINTS:-stage final-refresh squash}; do
+	for fault in ${FAULTS:-kill-worker term-sup kill-sup}; do
+		fault_case "$point" "$fault" db
+	done
+done
+# The last squash of a run killed after its files were written: main stays
+# old, the journal stays, and the next squash puts the files back first.
+mkktx last-squash
+CONNS=s1
+config <<EOF
+connections:
+$(cmdconn s1 dbt writer)
+EOF
+BASE=$(head_of)
+flog_mark
+env KTX_FAILPOINT=squash KTX_FAILPOINT_FILE="$T/fp-last" \
+    "$KTX_SUPERVISOR" -C "$P" ingest --json >"$T/out" 2>"$T/err" &
+SUP=$!
+wait_until 30 fp_reached "$T/fp-last"
+run_pids >"$T/pids"
+kill -KILL "$(fp_pid "$T/fp-last")"
+wait "$SUP"
+check "last squash: exit 1" [ $? -eq 1 ]
+check "last squash: main did not move" [ "$(head_of)" = "$BASE" ]
+check "last squash: the journal is left" [ -f "$P/.git/ktx-squash" ]
+check "last squash: the checkout holds the squash's files" \
+    [ -f "$P/wiki/global/s1-1.md" ]
+check "last squash: git fsck is clean" git -C "$P" fsck --strict --no-progress --no-dangling
+check "last squash: no process of the run is left" no_fault_survivors "$T/pids"
+check "last squash: no git lock file is left" [ -z "$(git_locks)" ]
+ingest --all
+check "last squash: the next ingest --all succeeds" [ $? -eq 0 ]
+check "last squash: s1 landed whole, the checkout matches main" all_landed
+check "last squash: the journal is gone" [ ! -e "$P/.git/ktx-squash" ]
+
+check "adapters never see KTX_FAILPOINT" sh -c "[ -s '$FLOG' ] && awk '\$5 != 0 { exit 1 }' '$FLOG'"
 finish

@@ -4,13 +4,14 @@
 # A worker stops at a point with KTX_FAILPOINT=POINT and
 # KTX_FAILPOINT_FILE=FILE (ktx-worker(8) ENVIRONMENT): the first one to get
 # there writes "POINT PID" to FILE and waits for a signal.  The adapters
-# here are command adapters that log "start CONN PID PGID" to $FLOG, stage
+# here are command adapters that log "start CONN PID PGID N" to $FLOG (N:
+# how many KTX_FAILPOINT variables they see), stage
 # one raw file and write $NPAGES pages wiki/global/CONN-N.md.
 
 FLOG=$T/faults.log
 NPAGES=${NPAGES:-5}
 adapter writer <<EOF
-echo "start \$KTX_CONNECTION_ID \$\$ \$(awk '{ print \$5 }' /proc/\$\$/stat)" >>"$FLOG"
+echo "start \$KTX_CONNECTION_ID \$\$ \$(awk '{ print \$5 }' /proc/\$\$/stat) \$(env | grep -c '^KTX_FAILPOINT')" >>"$FLOG"
 stage "input/\$KTX_CONNECTION_ID.txt" "raw input of \$KTX_CONNECTION_ID\\n"
 i=0
 while [ \$i -lt $NPAGES ]; do
@@ -30,16 +31,22 @@ run_pids() {
 	ps -eo pid=,ppid= | awk -v s="$SUP" '$2 == s { print $1 }'
 }
 
-# fault_survivors PIDS-FILE: live processes that are one of PIDS-FILE or
-# in a process group led by one of them, or in a group an adapter of $FLOG
-# logged.
+# flog_mark: adapters logged from now on belong to the next run.
+flog_mark() { cat "$FLOG" 2>/dev/null | wc -l >"$T/flog.mark"; }
+
+# fault_survivors PIDS-FILE: live processes of this test (their command
+# line names ktx- or the test's dir: pids are reused on a busy machine)
+# that are one of PIDS-FILE or in a process group led by one of them, or
+# in a group an adapter logged in $FLOG since flog_mark.
 fault_survivors() {
 	{
 		cat "$1"
-		[ -f "$FLOG" ] && awk '$1 == "start" { print $4 }' "$FLOG"
+		[ -f "$FLOG" ] && tail -n +"$(($(cat "$T/flog.mark") + 1))" "$FLOG" |
+		    awk '$1 == "start" { print $4 }'
 	} | sort -u >"$T/watched"
-	ps -eo pid=,pgid=,stat=,args= | awk 'NR == FNR { w[$1] = 1; next }
-	    ($1 in w || $2 in w) && $3 !~ /^Z/ { print }' "$T/watched" -
+	ps -eo pid=,pgid=,stat=,args= | awk -v t="$T" 'NR == FNR { w[$1] = 1; next }
+	    ($1 in w || $2 in w) && $3 !~ /^Z/ &&
+	    (index($0, "ktx-") || index($0, t)) { print }' "$T/watched" -
 }
 no_fault_survivors() {
 	local left

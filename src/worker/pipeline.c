@@ -28,6 +28,7 @@
 
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -169,8 +170,8 @@ enter(struct pipeline *p, const char *phase, const char *message)
  * The repo lock (LOCK_REPO, served by the supervisor).  Every region that
  * reads main to act on it or moves it goes through these two: the
  * session's base, the refreshes, the final window and the session's
- * removal.  A SIGTERM while waiting gives the wait up: the supervisor
- * cancels it when our connection ends.
+ * removal.  A SIGTERM while waiting gives the wait up (but for the
+ * removal): the supervisor cancels it when our connection ends.
  */
 static int
 repo_lock(struct pipeline *p, const char *purpose)
@@ -178,6 +179,8 @@ repo_lock(struct pipeline *p, const char *purpose)
 	cJSON	*data;
 	char	*err = NULL;
 	int64_t	 start = now_monotonic_ms();
+	/* A landed target's clean-up is not given up for a SIGTERM. */
+	int	 patient = strcmp(purpose, "cleanup") == 0;
 	int	 rc;
 
 	data = cJSON_CreateObject();
@@ -186,7 +189,8 @@ repo_lock(struct pipeline *p, const char *purpose)
 	trace_event(&p->trace, TRACE_DEBUG, "lock", "repo_lock_wait_started", -1,
 	    data, NULL);
 	rc = lock_acquire(&p->w->conn, &p->lock, LOCK_REPO, purpose, &err);
-	while (rc == -1 && errno == EINTR && !worker_check(p->w)) {
+	while (rc == -1 && errno == EINTR &&
+	    (!worker_check(p->w) || (patient && !p->w->gone))) {
 		free(err);
 		rc = lock_wait(&p->w->conn, &p->lock, &err);
 	}
@@ -389,6 +393,32 @@ remove_tree(const char *dir)
 {
 	if (rmtree(dir) == -1)
 		log_warn("cannot remove \"%s\"", dir);
+}
+
+/*
+ * Remove what a landed session holds but its ".git": the files are many
+ * and the removal need not hold the repo lock; the worktree stays valid
+ * for gitops_session_remove, or for a sentinel.
+ */
+static void
+empty_worktree(const char *dir)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		*path;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0 ||
+		    strcmp(de->d_name, ".git") == 0)
+			continue;
+		xasprintf(&path, "%s/%s", dir, de->d_name);
+		remove_tree(path);
+		free(path);
+	}
+	closedir(d);
 }
 
 static cJSON *
@@ -1223,6 +1253,7 @@ step_cleanup(struct pipeline *p)
 	trace_begin(&p->trace, &sp, "worktree", "session_worktree_removed",
 	    NULL);
 	gitops_repo_release(&p->wt);
+	empty_worktree(p->session.path);
 	if (repo_lock(p, "cleanup") == -1)
 		err = xstrdup(p->w->gone || p->w->aborting ?
 		    stop_reason(p->w) : "the repository lock was not granted");
