@@ -5,11 +5,14 @@
 # KTX_FAILPOINT_FILE=FILE (ktx-worker(8) ENVIRONMENT): the first one to get
 # there writes "POINT PID" to FILE and waits for a signal.  The adapters
 # here are command adapters that log "start CONN PID PGID N" to $FLOG (N:
-# how many KTX_FAILPOINT variables they see), stage
-# one raw file and write $NPAGES pages wiki/global/CONN-N.md.
+# how many KTX_FAILPOINT variables they see), stage one raw file and write
+# $NPAGES pages wiki/global/CONN-N.md.  fault_case runs one case of the
+# matrix and checks the invariants after it.
 
 FLOG=$T/faults.log
 NPAGES=${NPAGES:-5}
+# The points of ktx-worker(8), in pipeline order.
+FAULT_POINTS=${FAULT_POINTS:-session stage projection refresh reconciliation final-refresh gates squash cleanup}
 adapter writer <<EOF
 echo "start \$KTX_CONNECTION_ID \$\$ \$(awk '{ print \$5 }' /proc/\$\$/stat) \$(env | grep -c '^KTX_FAILPOINT')" >>"$FLOG"
 stage "input/\$KTX_CONNECTION_ID.txt" "raw input of \$KTX_CONNECTION_ID\\n"
@@ -119,4 +122,191 @@ git_locks() { find "$P/.git" -name '*.lock' 2>/dev/null | sort; }
 # no_listener: nothing answers on the control socket.
 no_listener() {
 	! sup -C "$P" status --json 2>/dev/null | jq -e '.running == true' >/dev/null 2>&1
+}
+
+# on_disk: the leftovers of $P as "KIND PATH" lines, sorted, found with
+# ls, find and git: session worktrees, session branches without their
+# worktree, staging dirs, git lock files, the squash journal, a pidfile
+# that names a pid, the control socket.
+on_disk() {
+	local b
+	{
+		ls -d "$P"/.ktx/worktrees/session-* 2>/dev/null | sed 's/^/worktree /'
+		for b in $(git -C "$P" for-each-ref --format='%(refname:short)' 'refs/heads/session/'); do
+			[ -d "$P/.ktx/worktrees/session-${b#session/}" ] || echo "branch $b"
+		done
+		ls -d "$P"/.ktx/cache/local-ingest/* 2>/dev/null | sed 's/^/staging /'
+		git_locks | sed 's/^/gitlock /'
+		[ -e "$P/.git/ktx-squash" ] && echo "squash-journal $P/.git/ktx-squash"
+		[ -s "$P/.ktx/run/supervisor.pid" ] && echo "pidfile $P/.ktx/run/supervisor.pid"
+		[ -e "$P/.ktx/run/supervisor.sock" ] && echo "socket $P/.ktx/run/supervisor.sock"
+	} | sort
+}
+
+# recover_lists_exactly FILE: the recover --json document in FILE says no
+# supervisor runs and lists what on_disk finds, no more, each worktree
+# with its branch and its sentinel's outcome.
+recover_lists_exactly() {
+	local wt
+	jq -r '.leftovers[] | "\(.kind) \(if .kind == "branch" then .branch else .path end)"' \
+	    "$1" | sort >"$T/listed"
+	on_disk >"$T/disk"
+	cmp -s "$T/listed" "$T/disk" || {
+		echo "recover lists / on disk:" >&2
+		diff "$T/listed" "$T/disk" >&2
+		return 1
+	}
+	jq -e '.supervisor.running == false' "$1" >/dev/null || return 1
+	for wt in $(jq -r '.leftovers[] | select(.kind == "worktree") | .path' "$1"); do
+		jq -e --arg p "$wt" --arg b "session/${wt##*/session-}" \
+		    --arg o "$(jq -r .outcome "$wt/.ktx-outcome")" '
+		    .leftovers[] | select(.path == $p) | .branch == $b and .outcome == $o' \
+		    "$1" >/dev/null || { echo "recover on $wt:" >&2; cat "$1" >&2; return 1; }
+	done
+}
+
+# fault_case POINT FAULT [db]: three sources at -j 3 (with db: a SQLite
+# database target in stage 1 and two sources), the first worker to reach
+# POINT stopped there, then FAULT: kill-worker, term-worker, term-sup or
+# kill-sup.
+fault_case() {
+	local point=$1 fault=$2 name="$1 $2${3:+ (stage 1)}" fp victim conn rc want want_rc
+	mkktx "$point-$fault${3:-}"
+	if [ "${3:-}" = db ]; then
+		CONNS="db s1 s2"
+		config <<EOF
+connections:
+$(warehouse db "CREATE TABLE orders (id INTEGER PRIMARY KEY, total REAL);")
+$(cmdconn s1 dbt writer)
+$(cmdconn s2 notion writer)
+EOF
+	else
+		CONNS="s1 s2 s3"
+		config <<EOF
+connections:
+$(cmdconn s1 dbt writer)
+$(cmdconn s2 notion writer)
+$(cmdconn s3 metabase writer)
+EOF
+	fi
+	BASE=$(head_of)
+	fp=$T/fp-$point-$fault${3:-}
+	flog_mark
+	env --default-signal=INT KTX_FAILPOINT="$point" KTX_FAILPOINT_FILE="$fp" \
+	    "$KTX_SUPERVISOR" -C "$P" ingest --json --all -j 3 --grace 2 \
+	    >"$T/bg.out" 2>"$T/bg.err" &
+	SUP=$!
+	if ! wait_until 30 fp_reached "$fp"; then
+		fail "$name: no worker reached the point"
+		kill -KILL "$SUP"
+		wait "$SUP"
+		return
+	fi
+	victim=$(fp_pid "$fp")
+	conn=$(ps -o args= -p "$victim" | awk '{ print $2 }')
+	run_pids >"$T/pids"
+	# Past the last safe point a SIGTERM lets the squash end.
+	case $point in
+	squash|cleanup) want=done ;;
+	*) want=aborted ;;
+	esac
+	case $fault in
+	kill-worker) kill -KILL "$victim"; want_rc=1 want=failed ;;
+	term-worker)
+		kill -TERM "$victim"
+		want_rc=1
+		[ $want = done ] && want_rc=0 ;;
+	term-sup) kill -TERM "$SUP"; want_rc=143 ;;
+	kill-sup) kill -KILL "$SUP"; want_rc=137 ;;
+	esac
+	wait "$SUP"
+	rc=$?
+	cp "$T/bg.out" "$T/out"
+	if [ "$fault" = kill-sup ]; then
+		check "$name: the workers end on their own" \
+		    wait_until 10 no_fault_survivors "$T/pids" 2>/dev/null
+	fi
+	check "$name: exit $want_rc ($rc)" [ "$rc" -eq "$want_rc" ]
+	check "$name: git fsck clean, the checkout matches main" sound
+	check "$name: main moved by whole squash commits only" whole_squashes $CONNS
+	check "$name: no process of the run is left" no_fault_survivors "$T/pids"
+	check "$name: no git lock file is left" [ -z "$(git_locks)" ]
+	if [ "$fault" = kill-sup ]; then
+		check "$name: nothing answers on the control socket" no_listener
+		check "$name: every session left has its sentinel" sentinels_everywhere
+		check "$name: the sentinels say the supervisor is gone" sh -c "
+		    cat '$P'/.ktx/worktrees/session-*/.ktx-outcome 2>/dev/null | jq -s -e '
+		    all(.[]; .outcome == \"aborted\" and (.reason == \"the supervisor is gone\" or
+		        .reason == \"landed, but its session was not removed: the supervisor is gone\"))' >/dev/null"
+	else
+		check "$name: the control socket is gone" [ ! -e "$P/.ktx/run/supervisor.sock" ]
+		check "$name: the victim $conn is $want" result "$conn" ".status == \"$want\""
+		check "$name: what is left is what the results name" leftovers_explained
+	fi
+	sup -C "$P" recover --json >"$T/rec"
+	check "$name: recover lists exactly the leftovers" recover_lists_exactly "$T/rec"
+	if [ "$fault" = kill-sup ]; then
+		check "$name: recover names the dead supervisor's pidfile and socket" \
+		    jq -e '[.leftovers[].kind | select(. == "pidfile" or . == "socket")] |
+		    sort == ["pidfile", "socket"]' "$T/rec" >/dev/null
+	else
+		check "$name: no pidfile or socket to recover" \
+		    jq -e 'all(.leftovers[]; .kind != "pidfile" and .kind != "socket")' "$T/rec" >/dev/null
+	fi
+	ingest --all -j 3
+	check "$name: the next ingest --all succeeds" [ $? -eq 0 ]
+	check "$name: after it, all landed whole, the repository sound" all_landed
+	check "$name: recover --prune leaves nothing" sh -c "
+	    '$KTX_SUPERVISOR' -C '$P' recover --prune >/dev/null 2>&1"
+	check "$name: nothing is left on disk" [ -z "$(on_disk)" ]
+}
+
+all_landed() {
+	local c
+	for c in $CONNS; do
+		[ -n "$(commits_of "$c")" ] || { echo "$c did not land" >&2; return 1; }
+	done
+	whole_squashes $CONNS && sound
+}
+
+# sentinels_everywhere: each session worktree has its sentinel and its
+# branch, each session branch its worktree.
+sentinels_everywhere() {
+	local wt n=0
+	for wt in "$P"/.ktx/worktrees/session-*; do
+		[ -d "$wt" ] || continue
+		n=$((n + 1))
+		[ -f "$wt/.ktx-outcome" ] || { echo "no sentinel in $wt" >&2; return 1; }
+		git -C "$P" rev-parse -q --verify "session/${wt##*/session-}" >/dev/null ||
+		    { echo "no branch for $wt" >&2; return 1; }
+	done
+	[ "$(git -C "$P" branch --list 'session/*' | wc -l)" -eq "$n" ] || {
+		git -C "$P" branch --list 'session/*' >&2
+		return 1
+	}
+}
+
+# leftovers_explained: done targets left nothing; the session worktrees
+# on disk are the ones the results name, each with its sentinel, each
+# with its branch.
+leftovers_explained() {
+	local wt disk named
+	jq -e '[.results[] | select(.status == "done") | .worktree] | all(. == null)' \
+	    "$T/out" >/dev/null || { echo "a done target kept its worktree" >&2; return 1; }
+	named=$(jq -r '.results[] | select(.worktree != null) | .worktree' "$T/out" | sort)
+	disk=$(ls -d "$P"/.ktx/worktrees/session-* 2>/dev/null | sort)
+	[ "$named" = "$disk" ] || {
+		echo "worktrees named: $named" >&2
+		echo "worktrees on disk: $disk" >&2
+		return 1
+	}
+	for wt in $disk; do
+		[ -f "$wt/.ktx-outcome" ] || { echo "no sentinel in $wt" >&2; return 1; }
+		git -C "$P" rev-parse -q --verify "session/${wt##*/session-}" >/dev/null ||
+		    { echo "no branch for $wt" >&2; return 1; }
+	done
+	[ "$(git -C "$P" branch --list 'session/*' | wc -l)" -eq "$(echo "$disk" | grep -c .)" ] || {
+		git -C "$P" branch --list 'session/*' >&2
+		return 1
+	}
 }
