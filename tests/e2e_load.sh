@@ -46,8 +46,11 @@ echo "load: $N targets at -j $J in $took s, at most $peak workers seen at once"
 cp "$T/bg.out" "$T/out"
 
 check "load: exit 0" [ "$rc" -eq 0 ]
-check "load: all $N done with a commit" jq -e --argjson n "$N" '
-    [.results[] | select(.status == "done" and .commit != null)] | length == $n' "$T/out" >/dev/null
+all_done() {
+	jq -e --argjson n "$N" '[.results[] | select(.status == "done" and
+	    .commit != null)] | length == $n' "$T/out" >/dev/null
+}
+check "load: all $N done with a commit" all_done
 check "load: never more than $J workers at once ($peak)" [ "$peak" -le "$J" ]
 check "load: $N squash commits on main since the start" \
     [ "$(git -C "$P" rev-list --count "$BASE..HEAD")" -eq "$N" ]
