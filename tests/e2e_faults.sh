@@ -46,6 +46,9 @@ sup -C "$P" recover --json >"$T/rec"
 check "last squash: recover lists exactly the leftovers" recover_lists_exactly "$T/rec"
 check "last squash: recover names the journal" \
     jq -e 'any(.leftovers[]; .kind == "squash-journal")' "$T/rec" >/dev/null
+sup -C "$P" recover --prune >/dev/null 2>&1
+check "last squash: recover --prune puts the checkout back to main" sound
+check "last squash: and leaves nothing" [ -z "$(on_disk)" ]
 ingest --all
 check "last squash: the next ingest --all succeeds" [ $? -eq 0 ]
 check "last squash: s1 landed whole, the checkout matches main" all_landed

@@ -2556,7 +2556,8 @@ gitops_session_remove(struct gitops_repo *r, const char *path,
 		 * worktree as git_branch_is_checked_out does: that opens
 		 * each running session, under the repo lock, per removal.
 		 */
-		if (error == 0 && checked_out_in_root(r, git_reference_name(ref))) {
+		if (error == 0 &&
+		    checked_out_in_root(r, git_reference_name(ref))) {
 			fail(errmsg, "cannot delete branch \"%s\": it is "
 			    "checked out", branch);
 			goto out;
