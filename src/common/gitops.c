@@ -2328,6 +2328,8 @@ gitops_squash(struct gitops_repo *r, const char *session_commit,
 			goto rollback;
 		goto out;
 	}
+	/* Journal and files written, main not moved yet. */
+	failpoint("squash");
 	log = reflog_msg("commit (squash)", message);
 	if (move_ref(r, refname, &commit, &old, log, errmsg) < 0)
 		goto rollback;
@@ -2489,6 +2491,21 @@ in_worktrees_dir(struct gitops_repo *r, const char *path)
 	return ok;
 }
 
+/* Whether the project's HEAD is the branch refname. */
+static int
+checked_out_in_root(struct gitops_repo *r, const char *refname)
+{
+	git_reference	*head = NULL;
+	int		 yes;
+
+	yes = git_reference_lookup(&head, r->git, "HEAD") == 0 &&
+	    git_reference_type(head) == GIT_REFERENCE_SYMBOLIC &&
+	    strcmp(git_reference_symbolic_target(head), refname) == 0;
+	git_error_clear();
+	git_reference_free(head);
+	return yes;
+}
+
 int
 gitops_session_remove(struct gitops_repo *r, const char *path,
     const char *branch, char **errmsg)
@@ -2534,7 +2551,13 @@ gitops_session_remove(struct gitops_repo *r, const char *path,
 		 */
 		error = git_branch_lookup(&ref, r->git, branch,
 		    GIT_BRANCH_LOCAL);
-		if (error == 0 && git_branch_is_checked_out(ref)) {
+		/*
+		 * Only the project's own checkout is asked, not every
+		 * worktree as git_branch_is_checked_out does: that opens
+		 * each running session, under the repo lock, per removal.
+		 */
+		if (error == 0 &&
+		    checked_out_in_root(r, git_reference_name(ref))) {
 			fail(errmsg, "cannot delete branch \"%s\": it is "
 			    "checked out", branch);
 			goto out;

@@ -64,9 +64,12 @@ lock_wait(struct proto_conn *conn, struct lock_request *req, char **errmsg)
 	/* proto_recv leaves errno alone when it rejects a frame. */
 	errno = EPROTO;
 	rc = proto_recv(conn, &msg, -1, errmsg);
-	if (rc == -1)
+	if (rc == -1 && errno != ECONNRESET)
 		return -1;
-	if (rc == 0) {
+	/* A supervisor that died with our bytes unread resets the connection. */
+	if (rc != 1) {
+		free(*errmsg);
+		*errmsg = NULL;
 		xasprintf(errmsg, "the supervisor closed the connection while "
 		    "\"%s\" was asked for", req->lock);
 		errno = EPIPE;

@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,4 +266,26 @@ rmtree(const char *path)
 	if (lstat(path, &sb) == -1)
 		return errno == ENOENT ? 0 : -1;
 	return nftw(path, rmtree_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void
+failpoint(const char *point)
+{
+	const char	*want = getenv("KTX_FAILPOINT");
+	const char	*file = getenv("KTX_FAILPOINT_FILE");
+	sigset_t	 all, old;
+	int		 fd;
+
+	if (want == NULL || file == NULL || strcmp(want, point) != 0)
+		return;
+	/* Blocked until sigsuspend: a signal sent once the file says so wakes us. */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd != -1) {
+		dprintf(fd, "%s %d\n", point, (int)getpid());
+		close(fd);
+		sigsuspend(&old);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
 }

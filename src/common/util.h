@@ -56,4 +56,14 @@ int	 mkpath(const char *path, mode_t mode);
  */
 int	 rmtree(const char *path);
 
+/*
+ * A testing aid (ktx-worker(8) ENVIRONMENT).  When KTX_FAILPOINT is point
+ * and KTX_FAILPOINT_FILE names a file that does not exist yet, create it
+ * holding "point pid" and wait there for a signal with a handler (SIGTERM,
+ * SIGCONT in the worker), so that a test can kill or signal the process
+ * exactly at that point.  The first process to get there stops, the others
+ * pass; without both variables this does nothing.
+ */
+void	 failpoint(const char *point);
+
 #endif

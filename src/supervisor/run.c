@@ -297,6 +297,18 @@ target_left_session(struct run *r, struct target *t)
 		}
 		return;
 	}
+	if (t->session_path == NULL) {
+		/*
+		 * Dead between the creation of its session and the message
+		 * naming it: the session is where the job id puts it.
+		 */
+		xasprintf(&path, "%s/.ktx/worktrees/session-%s", r->project_dir,
+		    t->job_id);
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			t->session_path = path;
+		else
+			free(path);
+	}
 	if (trace_level_parse(getenv(TRACE_LEVEL_ENV), &level) == -1)
 		level = TRACE_DEBUG;
 	if (trace_open(&tr, r->project_dir, t->job_id, c->id,

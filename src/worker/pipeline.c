@@ -28,6 +28,7 @@
 
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -134,6 +135,13 @@ step_failed(struct pipeline *p, const struct trace_span *sp,
 	return -1;
 }
 
+/* Why the worker stops: the supervisor's hang-up or a SIGTERM. */
+static const char *
+stop_reason(const struct worker *w)
+{
+	return w->gone ? "the supervisor is gone" : "aborted by SIGTERM";
+}
+
 /*
  * SIGTERM or the supervisor's hang-up since the last look: stop here.
  * Once the target failed or stopped, it stays stopped.
@@ -146,8 +154,8 @@ stopped(struct pipeline *p)
 	if (!worker_check(p->w))
 		return 0;
 	trace_event(&p->trace, TRACE_ERROR, p->phase, "ingest_aborted", -1,
-	    NULL, p->w->gone ? "the supervisor is gone" : "aborted by SIGTERM");
-	fail(p, "aborted", "aborted", "aborted by SIGTERM");
+	    NULL, stop_reason(p->w));
+	fail(p, "aborted", "aborted", stop_reason(p->w));
 	return 1;
 }
 
@@ -162,8 +170,8 @@ enter(struct pipeline *p, const char *phase, const char *message)
  * The repo lock (LOCK_REPO, served by the supervisor).  Every region that
  * reads main to act on it or moves it goes through these two: the
  * session's base, the refreshes, the final window and the session's
- * removal.  A SIGTERM while waiting gives the wait up: the supervisor
- * cancels it when our connection ends.
+ * removal.  A SIGTERM while waiting gives the wait up (but for the
+ * removal): the supervisor cancels it when our connection ends.
  */
 static int
 repo_lock(struct pipeline *p, const char *purpose)
@@ -171,6 +179,8 @@ repo_lock(struct pipeline *p, const char *purpose)
 	cJSON	*data;
 	char	*err = NULL;
 	int64_t	 start = now_monotonic_ms();
+	/* A landed target's clean-up is not given up for a SIGTERM. */
+	int	 patient = strcmp(purpose, "cleanup") == 0;
 	int	 rc;
 
 	data = cJSON_CreateObject();
@@ -179,7 +189,8 @@ repo_lock(struct pipeline *p, const char *purpose)
 	trace_event(&p->trace, TRACE_DEBUG, "lock", "repo_lock_wait_started", -1,
 	    data, NULL);
 	rc = lock_acquire(&p->w->conn, &p->lock, LOCK_REPO, purpose, &err);
-	while (rc == -1 && errno == EINTR && !worker_check(p->w)) {
+	while (rc == -1 && errno == EINTR &&
+	    (!worker_check(p->w) || (patient && !p->w->gone))) {
 		free(err);
 		rc = lock_wait(&p->w->conn, &p->lock, &err);
 	}
@@ -190,7 +201,7 @@ repo_lock(struct pipeline *p, const char *purpose)
 			trace_event(&p->trace, TRACE_ERROR, "lock",
 			    "repo_lock_wait_abandoned", now_monotonic_ms() - start,
 			    NULL, "aborted while waiting for the repository lock");
-			fail(p, "aborted", "aborted", "aborted by SIGTERM");
+			fail(p, "aborted", "aborted", stop_reason(p->w));
 		} else {
 			trace_event(&p->trace, TRACE_ERROR, "lock",
 			    "repo_lock_failed", now_monotonic_ms() - start, NULL,
@@ -384,6 +395,32 @@ remove_tree(const char *dir)
 		log_warn("cannot remove \"%s\"", dir);
 }
 
+/*
+ * Remove what a landed session holds but its ".git": the files are many
+ * and the removal need not hold the repo lock; the worktree stays valid
+ * for gitops_session_remove, or for a sentinel.
+ */
+static void
+empty_worktree(const char *dir)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		*path;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0 ||
+		    strcmp(de->d_name, ".git") == 0)
+			continue;
+		xasprintf(&path, "%s/%s", dir, de->d_name);
+		remove_tree(path);
+		free(path);
+	}
+	closedir(d);
+}
+
 static cJSON *
 string_array(const struct strv *sv)
 {
@@ -469,6 +506,7 @@ commit_paths(struct pipeline *p, const struct strv *paths, char **errmsg)
 
 	if (paths->n == 0)
 		return 0;
+	failpoint("stage");
 	msg = commit_message(p, "stage raw files");
 	rc = gitops_commit_paths(&p->wt, (const char *const *)paths->v,
 	    paths->n, msg, &p->author, hex, &created, errmsg);
@@ -535,6 +573,8 @@ step_session(struct pipeline *p)
 	if (rc == 0)
 		rc = gitops_session_create(&p->project, p->a->job_id, head,
 		    &p->session, &err);
+	if (rc == 0)
+		failpoint("session");
 	repo_unlock(p);
 	if (rc == -1) {
 		step_failed(p, &sp, err);
@@ -663,6 +703,7 @@ run_source_adapter(struct pipeline *p, const struct source_adapter *ad)
 		add_raw_paths(p, &res.outputs[i].raw_paths);
 		written += res.outputs[i].changed;
 	}
+	failpoint("projection");
 	if (commit_step(p, "deterministic projection", &created, &err) == -1) {
 		step_failed(p, &sp, err);
 		goto out;
@@ -748,6 +789,7 @@ run_database_scan(struct pipeline *p)
 	enter(p, "projection", "writing the manifest shards");
 	trace_begin(&p->trace, &sp, "projection", "deterministic_projection",
 	    NULL);
+	failpoint("projection");
 	if (commit_step(p, "deterministic projection", &created, &err) == -1) {
 		step_failed(p, &sp, err);
 		goto out;
@@ -850,12 +892,12 @@ run_adapter_command(struct pipeline *p)
 	if (res.status == NULL || strcmp(res.status, "done") != 0) {
 		trace_fail(&p->trace, &sp, res.detail != NULL ? res.detail :
 		    "the supervisor is gone", data);
-		if (res.status == NULL)
-			fail(p, "aborted", "aborted", "the supervisor is gone");
+		if (res.status == NULL || strcmp(res.status, "aborted") == 0)
+			fail(p, "aborted", "aborted", res.status == NULL ?
+			    "the supervisor is gone" : stop_reason(p->w));
 		else
 			fail(p, res.status, strcmp(res.status, "timeout") == 0 ?
-			    "timeout" : strcmp(res.status, "aborted") == 0 ?
-			    "aborted" : "crash", res.detail != NULL ?
+			    "timeout" : "crash", res.detail != NULL ?
 			    res.detail : res.status);
 		goto out;
 	}
@@ -878,6 +920,7 @@ run_adapter_command(struct pipeline *p)
 	enter(p, "projection", "committing what the adapter wrote");
 	trace_begin(&p->trace, &sp, "projection", "deterministic_projection",
 	    NULL);
+	failpoint("projection");
 	if (commit_step(p, "deterministic projection", &created, &err) == -1) {
 		step_failed(p, &sp, err);
 		goto out;
@@ -966,6 +1009,8 @@ step_refresh(struct pipeline *p)
 	if (repo_lock(p, "before_reconciliation") == -1)
 		return -1;
 	rc = refresh(p, "before_reconciliation");
+	if (rc == 0)
+		failpoint("refresh");
 	repo_unlock(p);
 	return rc;
 }
@@ -1015,6 +1060,7 @@ step_reconcile(struct pipeline *p)
 		trace_event(&p->trace, TRACE_INFO, "reconciliation",
 		    "reconciliation_warning", -1, data, NULL);
 	}
+	failpoint("reconciliation");
 	if (res.npages > 0 &&
 	    commit_step(p, "reconciliation", &created, &err) == -1) {
 		step_failed(p, &sp, err);
@@ -1165,6 +1211,7 @@ step_final(struct pipeline *p)
 		return -1;
 	if (refresh(p, "before_final_squash") == -1)
 		goto out;
+	failpoint("final-refresh");
 	if (gitops_head(&p->wt, head, &err) == -1) {
 		trace_event(&p->trace, TRACE_ERROR, "final_gates",
 		    "session_head_failed", -1, NULL, err);
@@ -1173,6 +1220,7 @@ step_final(struct pipeline *p)
 	}
 	if (run_gates(p, head) == -1)
 		goto out;
+	failpoint("gates");
 	trace_begin(&p->trace, &sp, "squash", "worktree_clean_check", NULL);
 	if (gitops_check_clean(&p->wt, &err) == -1) {
 		step_failed(p, &sp, err);
@@ -1189,29 +1237,46 @@ out:
 	return rc;
 }
 
-static void
+/*
+ * Remove the session of a target that landed.  When it cannot be, the
+ * result says why and the session is kept like a failed one's (the
+ * sentinel's outcome "aborted"), for `recover`.
+ */
+static int
 step_cleanup(struct pipeline *p)
 {
 	struct trace_span	 sp;
 	char			*err = NULL;
+	int			 rc = -1;
 
 	enter(p, "cleanup", "removing the session worktree");
 	trace_begin(&p->trace, &sp, "worktree", "session_worktree_removed",
 	    NULL);
 	gitops_repo_release(&p->wt);
-	if (repo_lock(p, "cleanup") == 0) {
+	empty_worktree(p->session.path);
+	if (repo_lock(p, "cleanup") == -1)
+		err = xstrdup(p->w->gone || p->w->aborting ?
+		    stop_reason(p->w) : "the repository lock was not granted");
+	else {
+		failpoint("cleanup");
 		if (gitops_session_remove(&p->project, p->session.path,
-		    p->session.branch, &err) == -1) {
-			/* It landed: a leftover is for `recover`, not a failure. */
-			log_warnx("%s", err);
-			trace_fail(&p->trace, &sp, err, NULL);
-		} else
-			trace_end(&p->trace, &sp, NULL);
+		    p->session.branch, &err) == 0)
+			rc = 0;
 		repo_unlock(p);
+	}
+	if (rc == -1) {
+		log_warnx("%s", err);
+		trace_fail(&p->trace, &sp, err, NULL);
+		xasprintf(&p->out->detail, "landed, but its session was not "
+		    "removed: %s", err);
+		p->failed_outcome = "aborted";
+	} else {
+		trace_end(&p->trace, &sp, NULL);
+		p->have_session = 0;
 	}
 	free(err);
 	remove_tree(p->job_cache);
-	p->have_session = 0;
+	return rc;
 }
 
 /* Keep the session for the operator: sentinel, result, trace. */
@@ -1374,7 +1439,8 @@ pipeline_run(struct worker *w, struct assignment *a, struct outcome *out)
 
 	if (out->status == NULL) {
 		out->status = "done";
-		step_cleanup(&p);
+		if (step_cleanup(&p) == -1)
+			keep_session(&p);
 		data = cJSON_CreateObject();
 		if (out->commit != NULL)
 			cJSON_AddStringToObject(data, "commit", out->commit);
