@@ -223,4 +223,14 @@ check "busy: the pidfile is emptied at the end" [ ! -s "$P/.ktx/run/supervisor.p
 sup -C "$P" ingest >/dev/null 2>&1
 check "busy: the project can be ingested again" [ $? -eq 0 ]
 
+# --- Runs in quick succession: their ids sort in the order they ran
+# (syncIds are made of them, and ktx takes the greatest as the latest). ---
+L=$T/quick.log
+mkproject quick
+{ echo "connections:"; conn q dbt "$L" sleep 0; } >"$P/ktx.yaml"
+for i in 1 2 3 4 5; do sup -C "$P" ingest >/dev/null 2>&1; done
+check "quick: five run records" [ "$(ls "$P/.ktx/runs" | grep -c '\.json$')" -eq 5 ]
+check "quick: the run ids sort in the order the runs ended" \
+    [ "$(ls -tr "$P/.ktx/runs")" = "$(ls "$P/.ktx/runs" | LC_ALL=C sort)" ]
+
 finish

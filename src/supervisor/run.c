@@ -69,17 +69,26 @@ run_clock(const struct run *r)
 	return now - r->frozen_ms;
 }
 
-/* A UTC timestamp and a random suffix.  Caller frees. */
+/*
+ * The UTC time to the second and its microseconds in six hex digits.  Runs
+ * of a project never overlap (the pidfile), so their ids, their job ids
+ * and the syncIds made of them sort in the order the runs started even
+ * within one second: ktx takes the greatest sync dir as the latest, and a
+ * random suffix made a rerun's snapshot sort before the one it repeats.
+ * Caller frees.
+ */
 static char *
 new_run_id(void)
 {
 	char		 stamp[32], *id;
-	time_t		 now = time(NULL);
+	struct timespec	 ts;
 	struct tm	 tm;
 
-	gmtime_r(&now, &tm);
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
+		fatal("clock_gettime");
+	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	xasprintf(&id, "%s-%06x", stamp, arc4random() & 0xffffff);
+	xasprintf(&id, "%s-%06lx", stamp, (unsigned long)(ts.tv_nsec / 1000));
 	return id;
 }
 
