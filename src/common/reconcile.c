@@ -65,17 +65,6 @@ str_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int
-strv_has(const struct strv *sv, const char *s)
-{
-	size_t	i;
-
-	for (i = 0; i < sv->n; i++)
-		if (strcmp(sv->v[i], s) == 0)
-			return 1;
-	return 0;
-}
-
 /*
  * The page keys of dir (relative to the worktree), sorted; entries that
  * are not <key>.md with a valid key are ignored, as ktx lists pages.

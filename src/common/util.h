@@ -28,6 +28,8 @@ void	 strv_push_owned(struct strv *, char *);	/* takes ownership */
 void	 strv_release(struct strv *);
 /* Sort bytewise and drop duplicates. */
 void	 strv_sort_unique(struct strv *);
+/* 1 when s is one of sv's strings (a linear scan), else 0. */
+int	 strv_has(const struct strv *, const char *);
 
 /*
  * The length of the UTF-8 character at p (at most avail bytes) and its code

@@ -153,17 +153,6 @@ age_of(const char *path)
 }
 
 static int
-strv_has(const struct strv *sv, const char *s)
-{
-	size_t	i;
-
-	for (i = 0; i < sv->n; i++)
-		if (strcmp(sv->v[i], s) == 0)
-			return 1;
-	return 0;
-}
-
-static int
 has_prefix(const char *s, const char *dir)
 {
 	size_t	n = strlen(dir);

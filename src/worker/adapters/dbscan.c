@@ -1227,17 +1227,6 @@ key_exists(const char *to, void *arg)
 }
 
 static int
-strv_contains(const struct strv *sv, const char *s)
-{
-	size_t	i;
-
-	for (i = 0; i < sv->n; i++)
-		if (strcmp(sv->v[i], s) == 0)
-			return 1;
-	return 0;
-}
-
-static int
 write_shards(struct keying *k, const char *dir, const char *shown,
     char **errmsg)
 {
@@ -1255,7 +1244,7 @@ write_shards(struct keying *k, const char *dir, const char *shown,
 	memset(&old, 0, sizeof(old));
 	fk_joins(k, &joins, &njoins);
 	for (i = 0; i < k->n; i++)
-		if (!strv_contains(&shards, k->v[i].shard))
+		if (!strv_has(&shards, k->v[i].shard))
 			strv_push(&shards, k->v[i].shard);
 	if (make_dirs(dir, 1, errmsg) == -1)
 		goto out;
@@ -1315,7 +1304,7 @@ write_shards(struct keying *k, const char *dir, const char *shown,
 			    ".yaml") != 0)
 				continue;
 			existing.v[i][strlen(existing.v[i]) - 5] = '\0';
-			if (strv_contains(&shards, existing.v[i]))
+			if (strv_has(&shards, existing.v[i]))
 				continue;
 			xasprintf(&path, "%s/%s.yaml", dir, existing.v[i]);
 			if (unlink(path) == -1) {

@@ -66,17 +66,6 @@ csv_twin(const char *rel, int want_all)
 	return s;
 }
 
-static int
-strv_has(const struct strv *sv, const char *s)
-{
-	size_t	i;
-
-	for (i = 0; i < sv->n; i++)
-		if (strcmp(sv->v[i], s) == 0)
-			return 1;
-	return 0;
-}
-
 int
 source_stage_notion(const struct source_job *job, struct source_result *res,
     char **errmsg)
