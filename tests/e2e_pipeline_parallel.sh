@@ -144,9 +144,11 @@ check "windows: some waited for the final window" sh -c "
      | .data.waitedMs] | length == 6 and max > 0' >/dev/null"
 check "windows: .ktx/worktrees is empty, no session branch" no_leftovers
 
-# --- A worker killed inside its final window. ---
-killed_in_window() {	# DELAY
-	local delay="$1" base job wt
+# --- A worker killed inside its final window, pinned at a failpoint
+# (ktx-worker(8) KTX_FAILPOINT) while the next worker queues for the lock:
+# a timed kill raced the window, which is 100 ms on a fast machine. ---
+killed_in_window() {	# POINT SUFFIX
+	local point="$1" base job wt
 	mkktx "kill$2"
 	mkfifo "$T/go-next$2"
 	adapter big <<'EOF'
@@ -167,38 +169,42 @@ $(cmdconn big dbt big)
 $(cmdconn next notion next)
 EOF
 	base=$(head_of)
-	bg_ingest -j 2
-	wait_until 60 in_phase big final
-	pid=$(worker_in big final)
+	KTX_FAILPOINT="$point" KTX_FAILPOINT_FILE="$T/fp$2" bg_ingest -j 2
+	wait_until 60 test -s "$T/fp$2"
+	pid=$(awk '{ print $2 }' "$T/fp$2")
+	check "$point: the big worker stopped at it" [ "$pid" = "$(worker_in big final)" ]
 	post "$T/go-next$2"
-	sleep "$delay"
+	check "$point: the next worker queues for the lock" wait_until 20 sh -c "
+	    cat '$P'/.ktx/ingest-traces/*-next/trace.jsonl 2>/dev/null | jq -e -s '
+	    any(.event == \"repo_lock_wait_started\" and
+	        .data.purpose == \"before_reconciliation\")' >/dev/null"
 	kill -KILL "$pid" 2>/dev/null
 	wait "$SUP"
-	check "kill $delay: the run ends, exit 1" [ $? -eq 1 ]
-	check "kill $delay: main moved by whole squash commits only" sh -c "
+	check "$point: the run ends, exit 1" [ $? -eq 1 ]
+	check "$point: main moved by whole squash commits only" sh -c "
 	    git -C '$P' log --format=%s '$base..HEAD' |
 	    grep -v -q -E '^ingest\((dbt|notion)\): ' && exit 1
 	    git -C '$P' log --format=%s '$base..HEAD' | grep -q '^ingest(notion): '"
-	check "kill $delay: the killed target's pages are all on main or none" sh -c "
+	check "$point: the killed target's pages are all on main or none" sh -c "
 	    n=\$(git -C '$P' ls-tree -r --name-only HEAD wiki/global | grep -c '/big-')
 	    [ \$n -eq 0 ] || [ \$n -eq 2000 ]"
-	check "kill $delay: git fsck is clean" git -C "$P" fsck --no-progress --no-dangling
-	check "kill $delay: the next waiter proceeds and lands" result next \
+	check "$point: git fsck is clean" git -C "$P" fsck --no-progress --no-dangling
+	check "$point: the next waiter proceeds and lands" result next \
 	    '.status == "done" and .commit != null'
-	check "kill $delay: the root checkout matches main" \
+	check "$point: the root checkout matches main" \
 	    sh -c "[ -z \"\$(git -C '$P' status --porcelain --untracked-files=no)\" ]"
-	check "kill $delay: the killed target failed without a result" result big \
+	check "$point: the killed target failed without a result" result big \
 	    '.status == "failed" and .signal == "SIGKILL" and
 	     .detail == "the worker was killed by SIGKILL without a result"'
-	check "kill $delay: its worktree is kept with a crash sentinel" sentinel big '
+	check "$point: its worktree is kept with a crash sentinel" sentinel big '
 	    .outcome == "crash" and .reason == "the worker was killed by SIGKILL without a result" and
 	    (.baseSha | length) == 40'
-	check "kill $delay: the trace ends with the death" sh -c "
+	check "$point: the trace ends with the death" sh -c "
 	    tail -1 '$(trace big)' | jq -e '.event == \"worker_died\" and .level == \"error\"' >/dev/null"
 }
-killed_in_window 0 a
-killed_in_window 0.1 b
-killed_in_window 0.3 c
+killed_in_window final-refresh a
+killed_in_window gates b
+killed_in_window squash c
 
 # --- SIGTERM while one worker is in its final window and another waits. ---
 mkktx abort
