@@ -232,6 +232,123 @@ START_TEST(test_emit_multiline_quoted)
 END_TEST
 
 /*
+ * A block whose first line starts with a tab gets an indentation
+ * indicator, as one starting with a space does: without it libyaml, guessing
+ * the indentation, refuses the tab (found by fuzz/fuzz_wiki: a double-quoted
+ * value of tabs and CR runs emitted as "|+" that did not parse).
+ */
+START_TEST(test_emit_block_leading_tab)
+{
+	static const char *const	quoted[] = {
+		"\\tr\\tt|\\n\\n\\n", "\\n\\tx\\ny", "\\ta\\nb\\n", " a\\nb", NULL
+	};
+	static const char *const	values[] = {
+		"\tr\tt|\n\n\n", "\n\tx\ny", "\ta\nb\n", " a\nb"
+	};
+	static const char *const	headers[] = {
+		"|2+\n", "|2-\n", "|2\n", "|2-\n"
+	};
+	struct wiki_page	 page, again;
+	char			 text[128], *out, *out2;
+	int			 i;
+
+	for (i = 0; quoted[i] != NULL; i++) {
+		snprintf(text, sizeof(text), "---\nx: \"%s\"\nz: 1\n---\nbody",
+		    quoted[i]);
+		parse_ok(text, &page);
+		ck_assert_str_eq(wiki_get(&page, "x")->text, values[i]);
+		out = emit(&page);
+		ck_assert_msg(strncmp(out + 7, headers[i], strlen(headers[i]))
+		    == 0, "value %d: %s", i, out);
+		parse_ok(out, &again);
+		ck_assert_str_eq(wiki_get(&again, "x")->text, values[i]);
+		out2 = emit(&again);
+		ck_assert_str_eq(out2, out);
+		free(out);
+		free(out2);
+		wiki_page_release(&page);
+		wiki_page_release(&again);
+	}
+}
+END_TEST
+
+/*
+ * A plain value ending in a space only JavaScript trims stays plain, as ktx
+ * writes it, except when written last: ktx's trimEnd of the YAML would cut
+ * it there, and ":" left bare does not parse (found by fuzz/fuzz_wiki).
+ */
+START_TEST(test_emit_last_value_js_space)
+{
+	struct wiki_page	 page, again;
+	char			*out;
+
+	parse_ok("---\nE: \":\xc2\xa0\"\nz: \"a\xe3\x80\x80\"\n---\nb", &page);
+	out = emit(&page);
+	ck_assert_str_eq(out, "---\nE: :\xc2\xa0\nz: \"a\xe3\x80\x80\"\n"
+	    "---\n\nb\n");
+	parse_ok(out, &again);
+	ck_assert_str_eq(wiki_get(&again, "E")->text, ":\xc2\xa0");
+	ck_assert_str_eq(wiki_get(&again, "z")->text, "a\xe3\x80\x80");
+	free(out);
+	wiki_page_release(&page);
+	wiki_page_release(&again);
+}
+END_TEST
+
+/* s with every "<B>", "<E>" and "<S>" replaced by a run of key text. */
+static char *
+long_keys(const char *s)
+{
+	struct { const char *tag, *unit; int n; } runs[] = {
+		{ "<B>", "b", 1024 },		/* 1,024 characters */
+		{ "<E>", "\xc3\xa9", 1020 },	/* 2,040 bytes, 1,020 in JS */
+		{ "<S>", "\xf0\x9f\x98\x80", 513 } /* 1,026 in JS: pairs */
+	};
+	char	*out = xmalloc(strlen(s) * 4 + 8192), *o = out;
+	size_t	 r;
+	int	 i;
+
+	while (*s != '\0') {
+		for (r = 0; r < 3; r++)
+			if (strncmp(s, runs[r].tag, 3) == 0)
+				break;
+		if (r == 3) {
+			*o++ = *s++;
+			continue;
+		}
+		for (i = 0; i < runs[r].n; i++)
+			o = stpcpy(o, runs[r].unit);
+		s += 3;
+	}
+	*o = '\0';
+	return out;
+}
+
+/*
+ * A key longer than 1,024 characters (JavaScript's count, UTF-16 units) is
+ * written explicit, "? key" then ": value", as the "yaml" package writes it
+ * (this text is its output): libyaml refuses a longer implicit key (found
+ * by fuzz/fuzz_wiki: a page with such a key emitted into one that did not
+ * parse).
+ */
+START_TEST(test_emit_long_keys)
+{
+	char			*text, *out;
+	struct wiki_page	 page;
+
+	text = long_keys("---\n<B>: 1\n? <B>b\n: - 1\n  - - 2\n<E>:\n  a:\n"
+	    "    b: 1\nlist:\n  - ? <S>\n    : |-\n      m\n      l\n"
+	    "    z: 2\nt: 1\n---\n\nbody\n");
+	parse_ok(text, &page);
+	out = emit(&page);
+	ck_assert_msg(strcmp(out, text) == 0, "became\n%s", out);
+	free(out);
+	free(text);
+	wiki_page_release(&page);
+}
+END_TEST
+
+/*
  * DEL, C1, LS and PS go out escaped: libyaml refuses the first two raw and
  * reads the others as line breaks (found by fuzz/fuzz_wiki: a page with
  * "\\x81" in a value emitted into one that did not parse).
@@ -715,6 +832,9 @@ main(void)
 	tc = tcase("format");
 	tcase_add_test(tc, test_round_trip_fixtures);
 	tcase_add_test(tc, test_round_trip_generated);
+	tcase_add_test(tc, test_emit_block_leading_tab);
+	tcase_add_test(tc, test_emit_last_value_js_space);
+	tcase_add_test(tc, test_emit_long_keys);
 	tcase_add_test(tc, test_normalize_as_ktx);
 	tcase_add_test(tc, test_emit_shapes);
 	tcase_add_test(tc, test_emit_multiline_quoted);

@@ -30,9 +30,13 @@
 
 /* A growing byte buffer for the emitter. */
 struct wbuf {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
+	char		*p;
+	size_t		 len;
+	size_t		 cap;
+	/* The plain value written last: where, and its text (wiki_emit). */
+	size_t		 plain_at;
+	const char	*plain;
+	size_t		 plain_len;
 };
 
 static void
@@ -85,27 +89,49 @@ space_at(const char *s, size_t avail)
 	return n > 0 && js_space(cp) ? n : 0;
 }
 
+/* A UTF-8 text's JavaScript length: UTF-16 code units. */
+static size_t
+js_length(const char *s, size_t len)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	size_t			 i, n = 0;
+
+	for (i = 0; i < len; i++)
+		if ((u[i] & 0xc0) != 0x80)
+			n += u[i] >= 0xf0 ? 2 : 1;
+	return n;
+}
+
+/* The length of s[0..len) once JavaScript's trimEnd has trimmed it. */
+static size_t
+js_trim_end(const char *s, size_t len)
+{
+	size_t	n, k;
+
+	while (len > 0) {
+		/* Back up to the start of the last character. */
+		k = len - 1;
+		while (k > 0 && len - k < 4 &&
+		    ((unsigned char)s[k] & 0xc0) == 0x80)
+			k--;
+		if ((n = space_at(s + k, len - k)) == 0 || k + n != len)
+			break;
+		len = k;
+	}
+	return len;
+}
+
 /* Trim s[0..*len) as JavaScript trims; returns the new start. */
 static const char *
 js_trim(const char *s, size_t *len)
 {
-	size_t	n, k, end = *len;
+	size_t	n, end = *len;
 
 	while (end > 0 && (n = space_at(s, end)) > 0) {
 		s += n;
 		end -= n;
 	}
-	while (end > 0) {
-		/* Back up to the start of the last character. */
-		k = end - 1;
-		while (k > 0 && end - k < 4 &&
-		    ((unsigned char)s[k] & 0xc0) == 0x80)
-			k--;
-		if ((n = space_at(s + k, end - k)) == 0 || k + n != end)
-			break;
-		end = k;
-	}
-	*len = end;
+	*len = js_trim_end(s, end);
 	return s;
 }
 
@@ -911,8 +937,10 @@ emit_quoted(struct wbuf *b, const char *s, size_t len)
 /*
  * A literal block.  The chomping indicator follows the trailing line
  * breaks ("-" none, "" one, "+" more), an indentation indicator is given
- * when the text starts with a space, and every line that has text is
- * indented to indent.
+ * when the text starts with a space or a tab, and every line that has text
+ * is indented to indent.  The "yaml" package gives none for a tab, and
+ * libyaml, guessing the indentation, refuses the tab ("found a tab
+ * character where an indentation space is expected").
  */
 static void
 emit_literal(struct wbuf *b, const char *s, size_t len, int indent)
@@ -930,11 +958,10 @@ emit_literal(struct wbuf *b, const char *s, size_t len, int indent)
 		}
 	if (nl_first != len && (end == 0 || nl_first != len - 1))
 		keep = 1;
-	for (i = 0; i < len && (s[i] == ' ' || s[i] == '\n'); i++)
-		if (s[i] == ' ')
-			break;
+	for (i = 0; i < len && s[i] == '\n'; i++)
+		;
 	wbuf_add(b, "|", 1);
-	if (i < len && s[i] == ' ')
+	if (i < len && (s[i] == ' ' || s[i] == '\t'))
 		wbuf_add(b, "2", 1);
 	if (nl_first == len)
 		wbuf_add(b, "-", 1);
@@ -999,6 +1026,11 @@ emit_string(struct wbuf *b, const char *s, size_t len, int indent,
 	if (resolve_plain(s, len, canon, sizeof(canon)) != WIKI_STRING) {
 		emit_quoted(b, s, len);
 		return;
+	}
+	if (!is_key) {
+		b->plain_at = b->len;
+		b->plain = s;
+		b->plain_len = len;
 	}
 	wbuf_add(b, s, len);
 }
@@ -1066,7 +1098,7 @@ emit_map(struct wbuf *b, const struct wiki_value *map, int indent,
     int first_inline)
 {
 	const struct wiki_value	**order, *k, *v;
-	size_t			  i, n = 0, npairs = map->nkids / 2;
+	size_t			  i, key_at, n = 0, npairs = map->nkids / 2;
 
 	/* order holds key, value pointer pairs: index keys, then the rest. */
 	order = xreallocarray(NULL, npairs * 2 + 1, sizeof(*order));
@@ -1089,7 +1121,32 @@ emit_map(struct wbuf *b, const struct wiki_value *map, int indent,
 		v = order[2 * i + 1];
 		if (i > 0 || !first_inline)
 			wbuf_spaces(b, indent);
+		key_at = b->len;
 		emit_string(b, k->text, k->len, indent, 1);
+		if (b->len - key_at > 1024 &&
+		    js_length(b->p + key_at, b->len - key_at) > 1024) {
+			/*
+			 * An implicit key spans at most 1024 characters
+			 * (libyaml refuses more): "? key", then ": value",
+			 * as the "yaml" package writes it.
+			 */
+			wbuf_add(b, "  ", 2);
+			memmove(b->p + key_at + 2, b->p + key_at,
+			    b->len - key_at - 2);
+			memcpy(b->p + key_at, "? ", 2);
+			wbuf_add(b, "\n", 1);
+			wbuf_spaces(b, indent);
+			wbuf_add(b, ": ", 2);
+			if (v->type == WIKI_SEQ && v->nkids > 0)
+				emit_seq(b, v, indent + 2, 1);
+			else if (v->type == WIKI_MAP && v->nkids > 0)
+				emit_map(b, v, indent + 2, 1);
+			else {
+				emit_inline(b, v, indent + 2);
+				wbuf_add(b, "\n", 1);
+			}
+			continue;
+		}
 		wbuf_add(b, ":", 1);
 		if (v->type == WIKI_SEQ && v->nkids > 0) {
 			wbuf_add(b, "\n", 1);
@@ -1133,8 +1190,7 @@ char *
 wiki_emit(const struct wiki_page *page, size_t *lenp)
 {
 	struct wbuf	 b;
-	const char	*yaml;
-	size_t		 start, ylen;
+	size_t		 start;
 
 	memset(&b, 0, sizeof(b));
 	wbuf_str(&b, "---\n");
@@ -1143,20 +1199,19 @@ wiki_emit(const struct wiki_page *page, size_t *lenp)
 		wbuf_str(&b, "{}");
 	else
 		emit_map(&b, page->fm, 0, 0);
-	/* ktx trims the YAML's trailing white space (trimEnd). */
-	ylen = b.len - start;
-	yaml = b.p + start;
-	while (ylen > 0) {
-		size_t	k = ylen - 1, n;
-
-		while (k > 0 && ylen - k < 4 &&
-		    ((unsigned char)yaml[k] & 0xc0) == 0x80)
-			k--;
-		if ((n = space_at(yaml + k, ylen - k)) == 0 || k + n != ylen)
-			break;
-		ylen = k;
+	/*
+	 * ktx trims the YAML's trailing white space (trimEnd).  A plain value
+	 * written last that ends in space only JavaScript trims (NBSP, U+3000,
+	 * ...) would lose it, and a ":" or "-" left bare reads back as no
+	 * string at all: that value is quoted instead.
+	 */
+	if (b.plain != NULL && b.plain_at + b.plain_len + 1 == b.len &&
+	    js_trim_end(b.plain, b.plain_len) != b.plain_len) {
+		b.len = b.plain_at;
+		emit_quoted(&b, b.plain, b.plain_len);
+		wbuf_add(&b, "\n", 1);
 	}
-	b.len = start + ylen;
+	b.len = start + js_trim_end(b.p + start, b.len - start);
 	wbuf_str(&b, "\n---\n\n");
 	if (page->body != NULL)
 		wbuf_add(&b, page->body, page->body_len);
