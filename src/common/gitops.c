@@ -141,31 +141,6 @@ path_exists(const char *path)
 	return lstat(path, &sb) == 0;
 }
 
-static int
-mkdir_p(const char *path)
-{
-	char	*p, *s;
-	int	 rc = 0;
-
-	p = xstrdup(path);
-	for (s = p + 1; rc == 0; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		if (*s == '/') {
-			*s = '\0';
-			if (mkdir(p, 0777) == -1 && errno != EEXIST)
-				rc = -1;
-			*s = '/';
-		} else {
-			if (mkdir(p, 0777) == -1 && errno != EEXIST)
-				rc = -1;
-			break;
-		}
-	}
-	free(p);
-	return rc;
-}
-
 /* Initialisation. */
 
 int
@@ -1310,7 +1285,7 @@ write_blob(struct gitops_repo *r, const struct fast_item *it, int filters,
 	dir = xstrdup(it->full);
 	if ((slash = strrchr(dir, '/')) != NULL)
 		*slash = '\0';
-	if (mkdir_p(dir) == -1) {
+	if (mkpath(dir, 0777) == -1) {
 		fail(errmsg, "cannot create \"%s\": %s", dir, strerror(errno));
 		goto out;
 	}
@@ -2445,7 +2420,7 @@ gitops_session_create(struct gitops_repo *r, const char *job_id,
 	xasprintf(&name, "session-%s", s->key);
 	xasprintf(&admin, "%s/worktrees/%s", r->gitdir, name);
 	oid_hex(s->base, &oid);
-	if (mkdir_p(dir) == -1) {
+	if (mkpath(dir, 0777) == -1) {
 		fail(errmsg, "cannot create \"%s\": %s", dir, strerror(errno));
 		goto out;
 	}

@@ -221,41 +221,55 @@ iso_time_ms(int64_t wall_ms, char buf[ISO_TIME_MAX])
 	return buf;
 }
 
+/*
+ * mkdir -p.  A directory that exists costs one stat: a scan writes
+ * thousands of files into a few directories, and a mkdir of every
+ * component of every path was 34,000 failed system calls.
+ */
 int
 mkpath(const char *path, mode_t mode)
 {
 	struct stat	 st;
-	char		*copy, *p, c;
-	int		 rc = -1, saved;
+	char		*parent, *slash;
+	int		 rc, saved;
 
 	if (*path == '\0') {
 		errno = ENOENT;
 		return -1;
 	}
-	copy = xstrdup(path);
-	for (p = copy + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		c = *p;
-		*p = '\0';
-		if (mkdir(copy, mode) == -1 && errno != EEXIST)
-			goto out;
-		if (c == '\0')
-			break;
-		*p = c;
-	}
-	if (stat(path, &st) == -1)
-		goto out;
-	if (!S_ISDIR(st.st_mode)) {
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return 0;
 		errno = ENOTDIR;
-		goto out;
+		return -1;
+	}
+	if (errno != ENOENT)
+		return -1;
+	parent = xstrdup(path);
+	slash = strrchr(parent, '/');
+	while (slash != NULL && slash > parent && slash[1] == '\0') {
+		*slash = '\0';		/* "a/b/" is "a/b" */
+		slash = strrchr(parent, '/');
 	}
 	rc = 0;
-out:
+	if (slash != NULL && slash > parent) {
+		*slash = '\0';
+		rc = mkpath(parent, mode);
+	}
 	saved = errno;
-	free(copy);
+	free(parent);
 	errno = saved;
-	return rc;
+	if (rc == -1)
+		return -1;
+	if (mkdir(path, mode) == 0)
+		return 0;
+	if (errno != EEXIST || stat(path, &st) == -1)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
 }
 
 static int

@@ -71,27 +71,6 @@ static const char *const keep_files[] = {
 	"raw-sources/.gitkeep",
 };
 
-static int
-mkdirs(const char *path)
-{
-	char	*p, *s;
-	int	 rc = 0;
-
-	p = xstrdup(path);
-	for (s = p + 1; *s != '\0' && rc == 0; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0777) == -1 && errno != EEXIST)
-			rc = -1;
-		*s = '/';
-	}
-	if (rc == 0 && mkdir(p, 0777) == -1 && errno != EEXIST)
-		rc = -1;
-	free(p);
-	return rc;
-}
-
 /*
  * Create dir/rel with content unless it exists; *added says whether it
  * was created.
@@ -109,7 +88,7 @@ create_file(const char *dir, const char *rel, const char *content,
 	parent = xstrdup(path);
 	if ((slash = strrchr(parent, '/')) != NULL)
 		*slash = '\0';
-	if (mkdirs(parent) == -1) {
+	if (mkpath(parent, 0777) == -1) {
 		cmd_errorx("cannot create \"%s\": %s", parent, strerror(errno));
 		goto out;
 	}
@@ -207,7 +186,7 @@ ensure_gitignore(const char *dir, int *changed)
 		goto out;
 	}
 	xasprintf(&tmp, "%s/.ktx", dir);
-	if (mkdirs(tmp) == -1) {
+	if (mkpath(tmp, 0777) == -1) {
 		cmd_errorx("cannot create \"%s\": %s", tmp, strerror(errno));
 		free(tmp);
 		goto out;
@@ -295,7 +274,7 @@ cmd_init(struct cmd_context *ctx, int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out;
 	}
-	if (mkdirs(dir) == -1) {
+	if (mkpath(dir, 0777) == -1) {
 		cmd_errorx("cannot create \"%s\": %s", dir, strerror(errno));
 		goto out;
 	}

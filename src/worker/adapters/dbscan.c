@@ -867,33 +867,17 @@ build_snapshot(const struct dbscan *scan, const char *conn_id,
 static int
 make_dirs(const char *path, int whole, char **errmsg)
 {
-	char	*p = xstrdup(path), *s;
-	int	 end, rv = -1;
+	char	*dir = xstrdup(path), *s;
+	int	 rv = 0;
 
-	if (!whole) {
-		if ((s = strrchr(p, '/')) == NULL) {
-			rv = 0;
-			goto out;
-		}
-		*s = '\0';
+	if (whole || (s = strrchr(dir, '/')) != NULL) {
+		if (!whole)
+			*s = '\0';
+		if ((rv = mkpath(dir, 0755)) == -1)
+			xasprintf(errmsg, "cannot create directory %s: %s",
+			    dir, strerror(errno));
 	}
-	for (s = p + 1;; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		end = *s == '\0';
-		*s = '\0';
-		if (mkdir(p, 0755) == -1 && errno != EEXIST) {
-			xasprintf(errmsg, "cannot create directory %s: %s", p,
-			    strerror(errno));
-			goto out;
-		}
-		if (end)
-			break;
-		*s = '/';
-	}
-	rv = 0;
-out:
-	free(p);
+	free(dir);
 	return rv;
 }
 

@@ -588,41 +588,16 @@ source_input_walk(const struct source_input *in, const char *rel,
 	return 0;
 }
 
-/* mkdir -p path, its first skip bytes taken to exist. */
-static int
-mkdir_p(const char *path, size_t skip, char **errmsg)
-{
-	char	*p, *s;
-	int	 rv = 0, last;
-
-	if (skip >= strlen(path))
-		return 0;
-	p = xstrdup(path);
-	for (s = p + skip; rv == 0; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		last = *s == '\0';
-		*s = '\0';
-		if (mkdir(p, 0777) == -1 && errno != EEXIST) {
-			xasprintf(errmsg, "%s: %s", p, strerror(errno));
-			rv = -1;
-		}
-		if (last)
-			break;
-		*s = '/';
-	}
-	free(p);
-	return rv;
-}
-
 int
 source_staging_prepare(const struct source_job *job, char **errmsg)
 {
 	DIR		*d;
 	struct dirent	*e;
 
-	if (mkdir_p(job->staging_dir, 1, errmsg) == -1)
+	if (mkpath(job->staging_dir, 0777) == -1) {
+		xasprintf(errmsg, "%s: %s", job->staging_dir, strerror(errno));
 		return -1;
+	}
 	if ((d = opendir(job->staging_dir)) == NULL) {
 		xasprintf(errmsg, "%s: %s", job->staging_dir, strerror(errno));
 		return -1;
@@ -708,8 +683,10 @@ source_stage_file(const struct source_job *job, const struct source_input *in,
 	dir = xstrdup(out);
 	if ((slash = strrchr(dir, '/')) != NULL) {
 		*slash = '\0';
-		if (mkdir_p(dir, strlen(job->staging_dir) + 1, errmsg) == -1)
+		if (mkpath(dir, 0777) == -1) {
+			xasprintf(errmsg, "%s: %s", dir, strerror(errno));
 			goto out;
+		}
 	}
 	if (write_new(out, buf, len, errmsg) == -1)
 		goto out;
