@@ -12,6 +12,12 @@
  * usage: final_window [-gk] [-r runs] [-w workdir] size...
  *
  * -g times gitops alone (for a profiler); -k keeps the projects.
+ *
+ * Also timed at each size: the floor git's index format sets.  A window
+ * rewrites two indexes whole (the session worktree's at the refresh, the
+ * project's at the squash), each with a SHA-1 over the file; the floor is
+ * that hash and the write of the project's index, twice, as gitindex.c
+ * does them.  The second verdict holds the time beyond the floor to 3x.
  */
 #include "config.h"
 
@@ -27,6 +33,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "gates.h"
 #include "gitops.h"
@@ -292,6 +300,52 @@ run_gitops(struct fixture *fx)
 	return t;
 }
 
+/*
+ * The index floor: SHA-1 over the project's index and its write to a lock
+ * file renamed over a scratch copy, twice; milliseconds.
+ */
+static double
+index_floor(struct fixture *fx)
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	EVP_MD_CTX	*ctx;
+	struct stat	 sb;
+	char		*path, *lock, *copy, *buf;
+	double		 t0;
+	int		 fd, k;
+
+	xasprintf(&path, "%s/.git/index", fx->proj);
+	xasprintf(&lock, "%s/.git/index-floor.lock", fx->proj);
+	xasprintf(&copy, "%s/.git/index-floor", fx->proj);
+	if ((fd = open(path, O_RDONLY)) == -1 || fstat(fd, &sb) == -1)
+		fatal("%s", path);
+	buf = xmalloc((size_t)sb.st_size);
+	if (read(fd, buf, (size_t)sb.st_size) != sb.st_size)
+		fatal("%s", path);
+	close(fd);
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		fatalx("EVP_MD_CTX_new");
+	t0 = now_ms();
+	for (k = 0; k < 2; k++) {
+		if (EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) != 1 ||
+		    EVP_DigestUpdate(ctx, buf, (size_t)sb.st_size - 20) != 1 ||
+		    EVP_DigestFinal_ex(ctx, md, NULL) != 1)
+			fatalx("SHA-1");
+		if ((fd = open(lock, O_WRONLY | O_CREAT | O_EXCL, 0644)) == -1 ||
+		    write(fd, buf, (size_t)sb.st_size) != sb.st_size ||
+		    close(fd) == -1 || rename(lock, copy) == -1)
+			fatal("%s", lock);
+	}
+	t0 = now_ms() - t0;
+	unlink(copy);
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	free(path);
+	free(lock);
+	free(copy);
+	return t0;
+}
+
 static double
 run_cli(struct fixture *fx)
 {
@@ -333,7 +387,8 @@ main(int argc, char **argv)
 {
 	struct fixture	 fx;
 	const char	*workdir = "/tmp/ktx-bench";
-	double		*g, *c, mg, mc, first = 0, last = 0;
+	double		*g, *c, *f, mg, mc, mf, first = 0, last = 0;
+	double		 first_floor = 0, last_floor = 0, beyond;
 	int		 ch, i, runs = 11, n, only_gitops = 0, keep = 0;
 	int		 faster = 1;
 
@@ -369,6 +424,7 @@ main(int argc, char **argv)
 	sh("mkdir -p '%s'", workdir);
 	g = xcalloc((size_t)runs, sizeof(*g));
 	c = xcalloc((size_t)runs, sizeof(*c));
+	f = xcalloc((size_t)runs, sizeof(*f));
 	printf("final window (refresh + gates + squash), ktx vs git CLI, ms:");
 	for (; optind < argc; optind++) {
 		n = atoi(argv[optind]);
@@ -400,16 +456,22 @@ main(int argc, char **argv)
 			else
 				g[i] = run_gitops(&fx);
 		}
+		for (i = 0; i < runs; i++)
+			f[i] = index_floor(&fx);
 		mg = median(g, runs);
 		mc = median(c, runs);
-		if (first == 0)
+		mf = median(f, runs);
+		if (first == 0) {
 			first = mg;
+			first_floor = mf;
+		}
 		last = mg;
+		last_floor = mf;
 		if (only_gitops)
-			printf(" %d files %.1f;", n, mg);
+			printf(" %d files %.1f (index floor %.1f);", n, mg, mf);
 		else
-			printf(" %d files %.1f vs %.1f (%.1fx);", n, mg, mc,
-			    mc / mg);
+			printf(" %d files %.1f vs %.1f (%.1fx), index floor "
+			    "%.1f;", n, mg, mc, mc / mg, mf);
 		faster = faster && mg < mc;
 		fflush(stdout);
 		if (!keep)
@@ -422,11 +484,15 @@ main(int argc, char **argv)
 		strv_release(&fx.changed);
 		free(fx.gate_paths);
 	}
-	printf(" largest %.1fx the smallest | goal faster than git at every "
-	    "size, largest <= 3x: %s\n", last / first, !only_gitops && faster &&
-	    last / first <= 3 ? "met" : "missed");
+	beyond = (last - last_floor) / (first - first_floor);
+	printf(" largest %.1fx the smallest, %.1fx beyond the index floor | "
+	    "goal faster than git at every size, largest <= 3x: %s; beyond "
+	    "the floor <= 3x: %s\n", last / first, beyond,
+	    !only_gitops && faster && last / first <= 3 ? "met" : "missed",
+	    !only_gitops && faster && beyond <= 3 ? "met" : "missed");
 	free(g);
 	free(c);
+	free(f);
 	gitops_shutdown();
 	return 0;
 }

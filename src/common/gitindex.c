@@ -213,6 +213,7 @@ gitindex_load(struct gitindex *ix, const char *path, char **errmsg)
 		ix->off[i] = off;
 		off += e.size;
 	}
+	ix->off[count] = off;	/* where the last entry ends */
 	ix->n = count;
 	ix->ext = off;
 	/* Extensions: an unknown optional one is dropped, a required one stops us. */
@@ -238,12 +239,13 @@ out:
 	return rc;
 }
 
-/* The first entry whose name is >= name (any stage). */
+/* The first entry from lo whose name is >= name (any stage). */
 static size_t
-lower_bound(const struct gitindex *ix, const char *name, size_t len)
+lower_bound(const struct gitindex *ix, size_t lo, const char *name,
+    size_t len)
 {
 	struct raw	e;
-	size_t		lo = 0, hi = ix->n, mid;
+	size_t		hi = ix->n, mid;
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
@@ -263,7 +265,7 @@ gitindex_get(const struct gitindex *ix, const char *path,
 	struct raw	e;
 	size_t		len = strlen(path), i;
 
-	i = lower_bound(ix, path, len);
+	i = lower_bound(ix, 0, path, len);
 	if (i >= ix->n)
 		return 0;
 	entry_at(ix, i, &e);
@@ -505,19 +507,29 @@ piece_arena(struct pieces *ps, size_t mark)
 	piece_add(ps, 1, mark, ps->arena.len - mark);
 }
 
+/*
+ * Old entries [from, to) as they are, in as few pieces as their order
+ * allows: only a racily clean entry is copied, to make git look at its
+ * content next time.  The rest is never parsed again.
+ */
 static void
-emit_old(struct pieces *ps, const struct gitindex *ix, const struct raw *e)
+emit_old_range(struct pieces *ps, const struct gitindex *ix, size_t from,
+    size_t to)
 {
-	size_t	mark;
+	size_t	k, run = from, mark, size;
 
-	/* Racily clean: make git look at the content next time. */
-	if ((int64_t)get32(e->p + 8) >= ix->mtime) {
+	for (k = from; k < to; k++) {
+		if ((int64_t)get32(ix->buf + ix->off[k] + 8) < ix->mtime)
+			continue;
+		piece_add(ps, 0, ix->off[run], ix->off[k] - ix->off[run]);
+		size = ix->off[k + 1] - ix->off[k];
 		mark = ps->arena.len;
-		obuf_add(&ps->arena, e->p, e->size);
+		obuf_add(&ps->arena, ix->buf + ix->off[k], size);
 		put32(ps->arena.p + mark + 36, 0);
 		piece_arena(ps, mark);
-	} else
-		piece_add(ps, 0, (size_t)(e->p - ix->buf), e->size);
+		run = k + 1;
+	}
+	piece_add(ps, 0, ix->off[run], ix->off[to] - ix->off[run]);
 }
 
 static const unsigned char *
@@ -584,39 +596,33 @@ gitindex_write(struct gitindex *ix, const struct gitindex_update *u,
 	struct pieces	 ps = { NULL, 0, 0, { NULL, 0, 0 } };
 	struct raw	 e;
 	char		*lock;
-	size_t		 i = 0, j = 0, count = 0, mark, hdr;
-	int		 c, fd = -1, rc = -1;
+	size_t		 i = 0, j, count = 0, mark, hdr, len, next;
+	int		 fd = -1, rc = -1;
 
 	xasprintf(&lock, "%s.lock", ix->path);
 	hdr = ps.arena.len;
 	obuf_add(&ps.arena, ix->buf, HEADER_SIZE);
 	piece_arena(&ps, hdr);
-	while (i < ix->n || j < nu) {
-		if (i < ix->n)
+	for (j = 0; j < nu; j++) {
+		len = strlen(u[j].path);
+		next = lower_bound(ix, i, u[j].path, len);
+		emit_old_range(&ps, ix, i, next);
+		count += next - i;
+		i = next;
+		if (i < ix->n) {
 			entry_at(ix, i, &e);
-		if (i >= ix->n)
-			c = 1;
-		else if (j >= nu)
-			c = -1;
-		else
-			c = name_cmp(e.name, e.namelen, u[j].path,
-			    strlen(u[j].path));
-		if (c < 0) {
-			emit_old(&ps, ix, &e);
-			count++;
-			i++;
-			continue;
+			if (name_cmp(e.name, e.namelen, u[j].path, len) == 0)
+				i++;	/* the stage-0 entry being replaced */
 		}
-		if (c == 0)
-			i++;	/* the stage-0 entry being replaced */
 		if (!u[j].remove) {
 			mark = ps.arena.len;
 			emit_new(&ps.arena, &u[j]);
 			piece_arena(&ps, mark);
 			count++;
 		}
-		j++;
 	}
+	emit_old_range(&ps, ix, i, ix->n);
+	count += ix->n - i;
 	put32(ps.arena.p + hdr + 8, (uint32_t)count);
 	mark = ps.arena.len;
 	copy_extensions(&ps.arena, ix, u, nu);
