@@ -195,8 +195,13 @@ scan)
 	med=$(median <"$T/ms")
 	shards=$(find "$T/p$runs/semantic-layer/db/_schema" -name '*.yaml' | wc -l)
 	rate=$(awk -v m="$med" 'BEGIN { printf "%.0f", 2000 / (m / 1000) }')
+	# Shown beside it, not in the verdict: the same right after an rm -rf.
+	rm -rf "$T/p0"
+	project "$T/pd" 0 "$T/wh.sqlite"
+	ingest "$T/pd" 1
 	echo "scan: 2000 tables x 20 columns, one ingest $med ms" \
-	    "($shards shards), $rate tables/s | goal >= 1000 tables/s:" \
+	    "($shards shards), $rate tables/s; right after an rm -rf of a" \
+	    "scanned project $ms ms | goal >= 1000 tables/s:" \
 	    "$(verdict "$rate >= 1000")"
 	;;
 scan-ir)
