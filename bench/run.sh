@@ -17,12 +17,18 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:?usage: run.sh BUILDDIR [NAME...]}" && pwd)
 shift
 names=${*:-lock contention final-window gates scheduling scan memory scale}
-work=${BENCH_DIR:-${TMPDIR:-/tmp}}
-export TMPDIR="$work"
+base=${BENCH_DIR:-${TMPDIR:-/tmp}}
+# Nothing a benchmark made is deleted before the last one has run: on ext4
+# a file created within a minute or so of a mass deletion waits while the
+# inode allocator skips the recently freed inodes, and the final window's
+# 50,000-file projects, deleted, tripled the next benchmarks' times.
+work=$(mktemp -d "$base/ktx-bench-run.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+export TMPDIR="$work" KTX_KEEP_TMP=1
 
 echo "machine: $(nproc) cores, $(awk '/^MemTotal/ { printf "%d MiB", $2 / 1024 }' /proc/meminfo)," \
     "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
-    "$(uname -sr), $(df -T "$work" | awk 'NR == 2 { print $2 }') $work;" \
+    "$(uname -sr), $(df -T "$work" | awk 'NR == 2 { print $2 }') $base;" \
     "load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # callgrind [VALGRIND-OPTION...] -- PROGRAM ARGS: the program's
@@ -46,10 +52,10 @@ one() {
 	contention)
 		"$build/bench/lock_contention" 32 1000 ;;
 	final-window)
-		"$build/bench/final_window" -r "${RUNS:-11}" \
+		"$build/bench/final_window" -k -r "${RUNS:-11}" \
 		    -w "$work/ktx-bench-fw" 1000 10000 50000 ;;
 	gates)
-		"$build/bench/gates" -r "${RUNS:-11}" -w "$work" ;;
+		"$build/bench/gates" -k -r "${RUNS:-11}" -w "$work" ;;
 	scheduling | scan | memory | scale)
 		sh "$top/bench/e2e.sh" "$build" "$1" ;;
 	*)
