@@ -717,6 +717,79 @@ START_TEST(test_commit_paths_index_follows)
 }
 END_TEST
 
+/*
+ * From 64 files a commit writes its new blobs as one pack (packwrite.c):
+ * git reads them back, fsck is clean, the same content twice is one
+ * object, and a commit of unchanged files writes no pack.
+ */
+START_TEST(test_commit_paths_pack)
+{
+	struct gitops_repo	 r;
+	const char		*paths[100];
+	char			*err = NULL, hex[GITOPS_HEXSZ + 1], name[32];
+	char			*big, *names[100];
+	int			 created, i;
+
+	new_project(&r, proj);
+	big = xmalloc(200001);
+	for (i = 0; i < 200000; i++)
+		big[i] = (char)('a' + (i * 7 + i / 13) % 26);
+	big[200000] = '\0';
+	for (i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "t/f%03d.json", i);
+		names[i] = xstrdup(name);
+		paths[i] = names[i];
+		if (i == 7)
+			put(proj, names[i], big);	/* sizes past 4 bits x 7 x 2 */
+		else if (i == 8)
+			put(proj, names[i], "same\n");
+		else if (i == 9)
+			put(proj, names[i], "same\n");
+		else {
+			snprintf(name, sizeof(name), "{\"n\": %d}\n", i);
+			put(proj, names[i], name);
+		}
+	}
+	ck_assert_int_eq(gitops_commit_paths(&r, paths, 100, "pack", NULL, hex,
+	    &created, &err), 0);
+	ck_assert_int_eq(created, 1);
+	ck_out_eq("1", "ls '%s/.git/objects/pack/' | grep -c '[.]pack$'", proj);
+	ck_out_eq("99", "git -C '%s' count-objects -v | sed -n "
+	    "'s/^in-pack: //p'", proj);
+	ck_out_eq("", "git -C '%s' status --porcelain", proj);
+	ck_out_eq("{\"n\": 42}", "git -C '%s' show HEAD:t/f042.json", proj);
+	ck_assert_int_eq(run("git -C '%s' show HEAD:t/f007.json | cmp -s - "
+	    "'%s/t/f007.json'", proj, proj), 0);
+	ck_assert_int_eq(run("git -C '%s' fsck --strict --no-progress "
+	    "2>/dev/null", proj), 0);
+	/* Unchanged: no commit, no pack. */
+	ck_assert_int_eq(gitops_commit_paths(&r, paths, 100, "again", NULL,
+	    hex, &created, &err), 0);
+	ck_assert_int_eq(created, 0);
+	ck_out_eq("1", "ls '%s/.git/objects/pack/' | grep -c '[.]pack$'", proj);
+	/* Half changed: a second pack of 50. */
+	for (i = 0; i < 100; i += 2) {
+		snprintf(name, sizeof(name), "{\"n\": %d, \"v\": 2}\n", i);
+		put(proj, names[i], name);
+	}
+	ck_assert_int_eq(gitops_commit_paths(&r, paths, 100, "half", NULL,
+	    hex, &created, &err), 0);
+	ck_assert_int_eq(created, 1);
+	ck_out_eq("2", "ls '%s/.git/objects/pack/' | grep -c '[.]pack$'", proj);
+	ck_out_eq("149", "git -C '%s' count-objects -v | sed -n "
+	    "'s/^in-pack: //p'", proj);
+	ck_out_eq("50", "git -C '%s' show --format= --name-only HEAD | wc -l",
+	    proj);
+	ck_out_eq("", "git -C '%s' status --porcelain", proj);
+	ck_assert_int_eq(run("git -C '%s' fsck --strict --no-progress "
+	    "2>/dev/null", proj), 0);
+	for (i = 0; i < 100; i++)
+		free(names[i]);
+	free(big);
+	gitops_repo_release(&r);
+}
+END_TEST
+
 /* Refresh. */
 
 /* Advance main by committing files in the project root. */
@@ -1948,6 +2021,7 @@ gitops_suite(void)
 	tcase_add_test(tc, test_commit_all_new_modified_deleted);
 	tcase_add_test(tc, test_commit_paths_commits_only_those);
 	tcase_add_test(tc, test_commit_paths_index_follows);
+	tcase_add_test(tc, test_commit_paths_pack);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("refresh");

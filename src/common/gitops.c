@@ -26,6 +26,7 @@
 
 #include "gitindex.h"
 #include "gitops.h"
+#include "packwrite.h"
 #include "ktxconfig.h"
 #include "util.h"
 
@@ -1612,10 +1613,18 @@ disk_mode(const char *path, git_filemode_t *mode)
 	return 0;
 }
 
-/* A file's content as a blob: read and written as it is (no filter). */
+/* From this many files a commit writes its new blobs as one pack. */
+#define PACK_MIN_BLOBS	64
+
+/*
+ * A file's content as a blob: read and written as it is (no filter), into
+ * pw when given unless it is the blob have (the path's in HEAD), else as a
+ * loose object.  Not asked of the object database: every miss there
+ * rescans the pack directory.
+ */
 static int
 blob_from_file(struct gitops_repo *r, const char *full, const struct stat *sb,
-    git_oid *blob)
+    git_oid *blob, struct packwrite *pw, const git_tree_entry *have)
 {
 	char	*buf;
 	ssize_t	 n;
@@ -1630,8 +1639,15 @@ blob_from_file(struct gitops_repo *r, const char *full, const struct stat *sb,
 	    (n == -1 && errno == EINTR)))
 		if (n > 0)
 			len += (size_t)n;
-	if (len == (size_t)sb->st_size &&
-	    git_blob_create_from_buffer(blob, r->git, buf, len) == 0)
+	if (len != (size_t)sb->st_size)
+		;
+	else if (pw != NULL) {
+		if (git_odb_hash(blob, buf, len, GIT_OBJECT_BLOB) == 0 &&
+		    ((have != NULL && git_oid_equal(blob,
+		    git_tree_entry_id(have))) ||
+		    packwrite_add_blob(pw, buf, len, blob) == 0))
+			rc = 0;
+	} else if (git_blob_create_from_buffer(blob, r->git, buf, len) == 0)
 		rc = 0;
 	close(fd);
 	free(buf);
@@ -1689,6 +1705,8 @@ gitops_commit_paths(struct gitops_repo *r, const char *const *paths,
 {
 	git_tree_update		*upd = NULL;
 	struct gitindex_update	*iu = NULL;
+	struct packwrite	 pw = { NULL, 0, 0, NULL, 0, 0 };
+	git_odb			*odb = NULL;
 	git_tree		*head_tree = NULL;
 	git_tree_entry		*te;
 	git_index		*idx = NULL;
@@ -1723,6 +1741,12 @@ gitops_commit_paths(struct gitops_repo *r, const char *const *paths,
 	filters = head_tree == NULL || filters_may_apply(r, cfg, head_tree,
 	    head_tree, &pathv);
 	fast = !filters;
+	/* Many files: their new blobs go in one pack (packwrite.h). */
+	if (fast && npaths >= PACK_MIN_BLOBS &&
+	    git_repository_odb(&odb, r->git) < 0) {
+		git_fail(errmsg, "cannot open the object database");
+		goto out;
+	}
 	upd = xcalloc(npaths, sizeof(*upd));
 	iu = xcalloc(npaths, sizeof(*iu));
 	for (i = 0; i < npaths; i++) {
@@ -1736,7 +1760,7 @@ gitops_commit_paths(struct gitops_repo *r, const char *const *paths,
 			if ((filters || mode == GIT_FILEMODE_LINK ||
 			    !S_ISREG(sb.st_mode) ? git_blob_create_from_workdir(
 			    &blob, r->git, paths[i]) : blob_from_file(r, full,
-			    &sb, &blob)) < 0) {
+			    &sb, &blob, odb != NULL ? &pw : NULL, te)) < 0) {
 				git_fail(errmsg, "cannot add \"%s\"", paths[i]);
 				free(full);
 				git_tree_entry_free(te);
@@ -1772,6 +1796,8 @@ gitops_commit_paths(struct gitops_repo *r, const char *const *paths,
 		rc = 0;
 		goto out;
 	}
+	if (odb != NULL && packwrite_commit(&pw, odb, errmsg) < 0)
+		goto out;
 	if (git_tree_create_updated(&tree_id, r->git, head_tree, n, upd) < 0) {
 		git_fail(errmsg, "cannot write a tree");
 		goto out;
@@ -1814,6 +1840,8 @@ gitops_commit_paths(struct gitops_repo *r, const char *const *paths,
 	*created = 1;
 	rc = 0;
 out:
+	packwrite_release(&pw);
+	git_odb_free(odb);
 	git_index_free(idx);
 	git_tree_free(head_tree);
 	git_config_free(cfg);
