@@ -64,6 +64,7 @@ struct adapter {
 	int64_t		 kill_at;	/* SIGKILL due, active time; 0: none */
 	int64_t		 kill_wait_ms;	/* between TERM and KILL */
 	const char	*stopping;	/* "timeout" or "aborted" once TERMed */
+	int		 abandoned;	/* KILLed: the supervisor is gone */
 	int		 status;	/* wait status once reaped */
 	int		 reaped;
 	struct tail	 tail;
@@ -379,6 +380,7 @@ static void
 abandon(struct worker *w, struct adapter *ad)
 {
 	w->gone = 1;
+	ad->abandoned = 1;
 	proc_kill_group(ad->pid, SIGKILL);
 	proc_kill_group(ad->pid, SIGCONT);
 	ad->kill_at = 0;
@@ -568,7 +570,10 @@ command_run(struct worker *w, struct command_run *cr, struct outcome *out)
 		out->exit_code = WEXITSTATUS(ad.status);
 	else if (WIFSIGNALED(ad.status))
 		out->signal = WTERMSIG(ad.status);
-	if (ad.stopping != NULL && strcmp(ad.stopping, "timeout") == 0) {
+	if (ad.abandoned) {
+		/* Our own KILL, not the adapter's failure: no status, as when
+		 * the supervisor was gone before the start. */
+	} else if (ad.stopping != NULL && strcmp(ad.stopping, "timeout") == 0) {
 		out->status = "timeout";
 		xasprintf(&out->detail, "adapter command timed out after %d s%s%s",
 		    cr->timeout, tail ? "\n" : "", tail ? tail : "");

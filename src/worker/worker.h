@@ -93,7 +93,9 @@ void	 secrets_release(struct secrets *);
  * command.c: the external adapter command, run in the session worktree
  * with env (NULL-terminated "NAME=value" list) in its own process group.
  * JSON-lines on its stdout become trace events (phase "adapter") and
- * progress; "rawPaths" in them, provenance.
+ * progress; "rawPaths" in them, provenance.  The outcome's status stays
+ * NULL when the supervisor is gone (the adapter is then killed, and its
+ * death is ours, not its failure).
  */
 struct command_run {
 	const char	*const *argv;
