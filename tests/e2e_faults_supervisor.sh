@@ -24,5 +24,37 @@ for point in ${FAULT_DB_POINTS:-stage final-refresh squash}; do
 		fault_case "$point" "$fault" db
 	done
 done
+# SIGKILL of the supervisor while an adapter runs: the worker kills its
+# adapter itself, and that death is not the adapter's failure.  The cases
+# above reach this only when the kill happens to find an adapter running.
+mkktx adapter-running
+mkfifo "$T/never"
+adapter blocked <<EOF
+page never-page 'Never lands.'
+wait_fifo "$T/never"
+EOF
+config <<EOF
+connections:
+$(cmdconn blocked dbt blocked)
+EOF
+"$KTX_SUPERVISOR" -C "$P" ingest --json >"$T/out" 2>"$T/err" &
+SUP=$!
+adapter_running() {
+	ps -eo ppid=,args= | awk -v s="$SUP" \
+	    '$1 == s && $2 == "ktx-worker:" && $3 == "blocked" && $4 == "adapter"' |
+	    grep -q .
+}
+check "adapter running: the worker is in its adapter phase" \
+    wait_until 30 adapter_running
+kill -KILL "$SUP"
+wait "$SUP"
+check "adapter running: the worker ends on its own, its session kept" \
+    wait_until 30 sh -c "cat '$P'/.ktx/worktrees/session-*/.ktx-outcome \
+    >/dev/null 2>&1 && ! pgrep -f 'ktx-worke[r]: blocked' >/dev/null"
+check "adapter running: the sentinel says aborted, the supervisor is gone" \
+    sh -c "cat '$P'/.ktx/worktrees/session-*/.ktx-outcome | jq -e '
+    .outcome == \"aborted\" and .reason == \"the supervisor is gone\"'"
+check "adapter running: no adapter is left" sh -c "! pgrep -f '$T/blocke[d].sh'"
+
 check "adapters never see KTX_FAILPOINT" sh -c "[ -s '$FLOG' ] && awk '\$5 != 0 { exit 1 }' '$FLOG'"
 finish
