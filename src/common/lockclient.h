@@ -1,8 +1,10 @@
 /*
  * The worker's side of the lock protocol (ktx-supervisor-protocol(7)):
  * queue for a named lock the supervisor serves, wait for the grant, give
- * it back.  The lock belongs to the connection: if the worker dies or
- * closes its socket, the supervisor releases it.
+ * it back.  The lock belongs to the worker process: if it dies holding
+ * the lock, the supervisor releases it once the process is reaped (not at
+ * the socket's close: a worker whose socket closed may still be writing
+ * the repository), after writing its sentinel.
  */
 #ifndef KTX_LOCKCLIENT_H
 #define KTX_LOCKCLIENT_H
