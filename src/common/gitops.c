@@ -1597,20 +1597,13 @@ checkout_paths(struct gitops_repo *r, git_tree *from, git_tree *to,
 /* Commits. */
 
 /* The mode a file on disk gets in a tree. */
-static int
-disk_mode(const char *path, git_filemode_t *mode)
+static git_filemode_t
+disk_mode(const struct stat *sb)
 {
-	struct stat	sb;
-
-	if (lstat(path, &sb) == -1)
-		return -1;
-	if (S_ISLNK(sb.st_mode))
-		*mode = GIT_FILEMODE_LINK;
-	else if (sb.st_mode & 0111)
-		*mode = GIT_FILEMODE_BLOB_EXECUTABLE;
-	else
-		*mode = GIT_FILEMODE_BLOB;
-	return 0;
+	if (S_ISLNK(sb->st_mode))
+		return GIT_FILEMODE_LINK;
+	return sb->st_mode & 0111 ? GIT_FILEMODE_BLOB_EXECUTABLE :
+	    GIT_FILEMODE_BLOB;
 }
 
 /* From this many files a commit writes its new blobs as one pack. */
@@ -1640,15 +1633,13 @@ blob_from_file(struct gitops_repo *r, const char *full, const struct stat *sb,
 		if (n > 0)
 			len += (size_t)n;
 	if (len != (size_t)sb->st_size)
-		;
-	else if (pw != NULL) {
-		if (git_odb_hash(blob, buf, len, GIT_OBJECT_BLOB) == 0 &&
-		    ((have != NULL && git_oid_equal(blob,
-		    git_tree_entry_id(have))) ||
-		    packwrite_add_blob(pw, buf, len, blob) == 0))
-			rc = 0;
-	} else if (git_blob_create_from_buffer(blob, r->git, buf, len) == 0)
-		rc = 0;
+		goto out;
+	if (pw == NULL)
+		rc = git_blob_create_from_buffer(blob, r->git, buf, len);
+	else if ((rc = git_odb_hash(blob, buf, len, GIT_OBJECT_BLOB)) == 0 &&
+	    (have == NULL || !git_oid_equal(blob, git_tree_entry_id(have))))
+		rc = packwrite_add_blob(pw, buf, len, blob);
+out:
 	close(fd);
 	free(buf);
 	return rc;
@@ -1756,7 +1747,8 @@ gitops_commit_paths(struct gitops_repo *r, const char *const *paths,
 			te = NULL;
 		}
 		full = join(r->workdir, paths[i]);
-		if (lstat(full, &sb) == 0 && disk_mode(full, &mode) == 0) {
+		if (lstat(full, &sb) == 0) {
+			mode = disk_mode(&sb);
 			if ((filters || mode == GIT_FILEMODE_LINK ||
 			    !S_ISREG(sb.st_mode) ? git_blob_create_from_workdir(
 			    &blob, r->git, paths[i]) : blob_from_file(r, full,
