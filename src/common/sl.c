@@ -3129,38 +3129,13 @@ sl_validate(const struct sl *sl, const char *conn, const struct strv *touched,
  * Emitting manifest shards.
  */
 
-struct buf {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-};
-
 static void
-buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		while (b->len + n + 1 > b->cap)
-			b->cap = b->cap ? b->cap * 2 : 4096;
-		b->p = xreallocarray(b->p, b->cap, 1);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-static void
-buf_indent(struct buf *b, int n)
+buf_indent(struct sbuf *b, int n)
 {
 	static const char	spaces[] = "                                ";
 
 	while (n > 0) {
-		buf_add(b, spaces, n < 32 ? (size_t)n : 32);
+		sbuf_add(b, spaces, n < 32 ? (size_t)n : 32);
 		n -= 32;
 	}
 }
@@ -3234,46 +3209,46 @@ plain_ok(const char *s, size_t len)
 }
 
 static void
-emit_double_quoted(struct buf *b, const char *s, size_t len)
+emit_double_quoted(struct sbuf *b, const char *s, size_t len)
 {
 	const unsigned char	*p = (const unsigned char *)s;
 	uint32_t		 cp;
 	size_t			 i, n;
 	char			 esc[16];
 
-	buf_add(b, "\"", 1);
+	sbuf_add(b, "\"", 1);
 	for (i = 0; i < len; i += n) {
 		if ((n = utf8_char(p + i, len - i, &cp)) == 0) {
 			/* Not UTF-8: the byte, as a code point */
 			snprintf(esc, sizeof(esc), "\\x%02x", p[i]);
-			buf_str(b, esc);
+			sbuf_adds(b, esc);
 			n = 1;
 			continue;
 		}
 		switch (cp) {
 		case '"':
-			buf_str(b, "\\\"");
+			sbuf_adds(b, "\\\"");
 			continue;
 		case '\\':
-			buf_str(b, "\\\\");
+			sbuf_adds(b, "\\\\");
 			continue;
 		case '\n':
-			buf_str(b, "\\n");
+			sbuf_adds(b, "\\n");
 			continue;
 		case '\t':
-			buf_str(b, "\\t");
+			sbuf_adds(b, "\\t");
 			continue;
 		case '\r':
-			buf_str(b, "\\r");
+			sbuf_adds(b, "\\r");
 			continue;
 		case 0:
-			buf_str(b, "\\0");
+			sbuf_adds(b, "\\0");
 			continue;
 		default:
 			break;
 		}
 		if (printable_inline(cp)) {
-			buf_add(b, s + i, n);
+			sbuf_add(b, s + i, n);
 			continue;
 		}
 		if (cp <= 0xff)
@@ -3282,47 +3257,47 @@ emit_double_quoted(struct buf *b, const char *s, size_t len)
 			snprintf(esc, sizeof(esc), "\\u%04x", cp);
 		else
 			snprintf(esc, sizeof(esc), "\\U%08x", cp);
-		buf_str(b, esc);
+		sbuf_adds(b, esc);
 	}
-	buf_add(b, "\"", 1);
+	sbuf_add(b, "\"", 1);
 }
 
 /* A string scalar, plain when YAML reads it back as the same string. */
 static void
-emit_string(struct buf *b, const char *s, size_t len)
+emit_string(struct sbuf *b, const char *s, size_t len)
 {
 	if (plain_ok(s, len))
-		buf_add(b, s, len);
+		sbuf_add(b, s, len);
 	else if (memchr(s, '"', len) != NULL && memchr(s, '\'', len) == NULL &&
 	    all_printable(s, len)) {
-		buf_add(b, "'", 1);
-		buf_add(b, s, len);
-		buf_add(b, "'", 1);
+		sbuf_add(b, "'", 1);
+		sbuf_add(b, s, len);
+		sbuf_add(b, "'", 1);
 	} else
 		emit_double_quoted(b, s, len);
 }
 
 static void
-emit_cstr(struct buf *b, const char *s)
+emit_cstr(struct sbuf *b, const char *s)
 {
 	emit_string(b, s, strlen(s));
 }
 
-static void emit_node_value(struct buf *, const struct sl_node *, int, int);
+static void emit_node_value(struct sbuf *, const struct sl_node *, int, int);
 
 /* A scalar read from a file: plain ones as written, to keep their type. */
 static void
-emit_node_scalar(struct buf *b, const struct sl_node *n)
+emit_node_scalar(struct sbuf *b, const struct sl_node *n)
 {
 	if (n->plain && n->len > 0 && memchr(n->value, '\n', n->len) == NULL)
-		buf_add(b, n->value, n->len);
+		sbuf_add(b, n->value, n->len);
 	else
 		emit_string(b, n->value, n->len);
 }
 
 /* Entries of a mapping at indent; the first one on the current line. */
 static void
-emit_node_entries(struct buf *b, const struct sl_node *n, int indent,
+emit_node_entries(struct sbuf *b, const struct sl_node *n, int indent,
     int first_inline)
 {
 	size_t	i;
@@ -3331,13 +3306,13 @@ emit_node_entries(struct buf *b, const struct sl_node *n, int indent,
 		if (i > 0 || !first_inline)
 			buf_indent(b, indent);
 		emit_node_scalar(b, n->kids[i]);
-		buf_add(b, ":", 1);
+		sbuf_add(b, ":", 1);
 		emit_node_value(b, n->kids[i + 1], indent, 0);
 	}
 }
 
 static void
-emit_node_items(struct buf *b, const struct sl_node *n, int indent,
+emit_node_items(struct sbuf *b, const struct sl_node *n, int indent,
     int first_inline)
 {
 	size_t	i;
@@ -3345,7 +3320,7 @@ emit_node_items(struct buf *b, const struct sl_node *n, int indent,
 	for (i = 0; i < n->nkids; i++) {
 		if (i > 0 || !first_inline)
 			buf_indent(b, indent);
-		buf_add(b, "-", 1);
+		sbuf_add(b, "-", 1);
 		emit_node_value(b, n->kids[i], indent, 1);
 	}
 }
@@ -3355,23 +3330,23 @@ emit_node_items(struct buf *b, const struct sl_node *n, int indent,
  * indent): scalars on the same line, collections below or inline.
  */
 static void
-emit_node_value(struct buf *b, const struct sl_node *n, int indent,
+emit_node_value(struct sbuf *b, const struct sl_node *n, int indent,
     int after_dash)
 {
 	if (n->type == SN_SCALAR) {
-		buf_add(b, " ", 1);
+		sbuf_add(b, " ", 1);
 		emit_node_scalar(b, n);
-		buf_add(b, "\n", 1);
+		sbuf_add(b, "\n", 1);
 	} else if (n->nkids == 0)
-		buf_str(b, n->type == SN_MAPPING ? " {}\n" : " []\n");
+		sbuf_adds(b, n->type == SN_MAPPING ? " {}\n" : " []\n");
 	else if (after_dash) {
-		buf_add(b, " ", 1);
+		sbuf_add(b, " ", 1);
 		if (n->type == SN_MAPPING)
 			emit_node_entries(b, n, indent + 2, 1);
 		else
 			emit_node_items(b, n, indent + 2, 1);
 	} else {
-		buf_add(b, "\n", 1);
+		sbuf_add(b, "\n", 1);
 		if (n->type == SN_MAPPING)
 			emit_node_entries(b, n, indent + 2, 0);
 		else
@@ -3390,17 +3365,17 @@ kv_cmp(const void *pa, const void *pb)
 
 /* "key: value" at indent. */
 static void
-emit_field(struct buf *b, int indent, const char *key, const char *value)
+emit_field(struct sbuf *b, int indent, const char *key, const char *value)
 {
 	buf_indent(b, indent);
-	buf_str(b, key);
-	buf_str(b, ": ");
+	sbuf_adds(b, key);
+	sbuf_adds(b, ": ");
 	emit_cstr(b, value);
-	buf_add(b, "\n", 1);
+	sbuf_add(b, "\n", 1);
 }
 
 static void
-emit_desc(struct buf *b, int indent, const struct sl_desc *d)
+emit_desc(struct sbuf *b, int indent, const struct sl_desc *d)
 {
 	const struct sl_kv	**kv;
 	size_t			  i;
@@ -3412,33 +3387,33 @@ emit_desc(struct buf *b, int indent, const struct sl_desc *d)
 		kv[i] = &d->v[i];
 	qsort(kv, d->n, sizeof(*kv), kv_cmp);
 	buf_indent(b, indent);
-	buf_str(b, "descriptions:\n");
+	sbuf_adds(b, "descriptions:\n");
 	for (i = 0; i < d->n; i++)
 		emit_field(b, indent + 2, kv[i]->key, kv[i]->value);
 	free(kv);
 }
 
 static void
-emit_column(struct buf *b, const struct sl_column *col)
+emit_column(struct sbuf *b, const struct sl_column *col)
 {
-	buf_str(b, "      - name: ");
+	sbuf_adds(b, "      - name: ");
 	emit_cstr(b, col->name);
-	buf_add(b, "\n", 1);
+	sbuf_add(b, "\n", 1);
 	if (col->type != NULL)
 		emit_field(b, 8, "type", col->type);
 	if (col->pk)
-		buf_str(b, "        pk: true\n");
+		sbuf_adds(b, "        pk: true\n");
 	if (col->notnull)
-		buf_str(b, "        nullable: false\n");
+		sbuf_adds(b, "        nullable: false\n");
 	emit_desc(b, 8, &col->descriptions);
 }
 
 static void
-emit_join(struct buf *b, const struct sl_join *j)
+emit_join(struct sbuf *b, const struct sl_join *j)
 {
-	buf_str(b, "      - to: ");
+	sbuf_adds(b, "      - to: ");
 	emit_cstr(b, j->to);
-	buf_add(b, "\n", 1);
+	sbuf_add(b, "\n", 1);
 	emit_field(b, 8, "on", j->on);
 	emit_field(b, 8, "relationship", j->relationship);
 	if (j->origin != NULL)
@@ -3457,42 +3432,42 @@ char *
 sl_shard_emit(const struct sl_shard *shard, size_t *lenp)
 {
 	const struct sl_shard_table	**tables, *t;
-	struct buf			  b = { 0 };
+	struct sbuf			  b = { 0 };
 	size_t				  i, k;
 
 	if (shard->ntables == 0)
-		buf_str(&b, "tables: {}\n");
+		sbuf_adds(&b, "tables: {}\n");
 	else
-		buf_str(&b, "tables:\n");
+		sbuf_adds(&b, "tables:\n");
 	tables = xreallocarray(NULL, shard->ntables, sizeof(*tables));
 	for (i = 0; i < shard->ntables; i++)
 		tables[i] = &shard->tables[i];
 	qsort(tables, shard->ntables, sizeof(*tables), table_cmp);
 	for (i = 0; i < shard->ntables; i++) {
 		t = tables[i];
-		buf_str(&b, "  ");
+		sbuf_adds(&b, "  ");
 		emit_cstr(&b, t->key);
-		buf_str(&b, ":\n");
+		sbuf_adds(&b, ":\n");
 		emit_field(&b, 4, "table", t->table);
 		emit_desc(&b, 4, &t->descriptions);
 		if (t->usage != NULL) {
-			buf_str(&b, "    usage:");
+			sbuf_adds(&b, "    usage:");
 			emit_node_value(&b, t->usage, 4, 0);
 		}
 		if (t->ncolumns == 0)
-			buf_str(&b, "    columns: []\n");
+			sbuf_adds(&b, "    columns: []\n");
 		else
-			buf_str(&b, "    columns:\n");
+			sbuf_adds(&b, "    columns:\n");
 		for (k = 0; k < t->ncolumns; k++)
 			emit_column(&b, &t->columns[k]);
 		if (t->njoins > 0)
-			buf_str(&b, "    joins:\n");
+			sbuf_adds(&b, "    joins:\n");
 		for (k = 0; k < t->njoins; k++)
 			emit_join(&b, &t->joins[k]);
 	}
 	free(tables);
 	*lenp = b.len;
-	return b.p;
+	return b.s;
 }
 
 int

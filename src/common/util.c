@@ -221,6 +221,72 @@ iso_time_ms(int64_t wall_ms, char buf[ISO_TIME_MAX])
 	return buf;
 }
 
+/* sbuf: a growable NUL-terminated byte string (util.h). */
+void
+sbuf_add(struct sbuf *b, const char *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		while (b->len + n + 1 > b->cap)
+			b->cap = b->cap ? b->cap * 2 : 256;
+		b->s = xreallocarray(b->s, b->cap, 1);
+	}
+	memcpy(b->s + b->len, p, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+void
+sbuf_adds(struct sbuf *b, const char *s)
+{
+	sbuf_add(b, s, strlen(s));
+}
+
+void
+sbuf_addc(struct sbuf *b, char c)
+{
+	sbuf_add(b, &c, 1);
+}
+
+void
+sbuf_addf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list	ap, ap2;
+	int	n;
+
+	va_start(ap, fmt);
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n > 0) {
+		sbuf_add(b, "", 0);
+		if (b->len + (size_t)n + 1 > b->cap) {
+			while (b->len + (size_t)n + 1 > b->cap)
+				b->cap *= 2;
+			b->s = xreallocarray(b->s, b->cap, 1);
+		}
+		vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap2);
+		b->len += (size_t)n;
+	}
+	va_end(ap2);
+}
+
+char *
+sbuf_take(struct sbuf *b)
+{
+	char	*s;
+
+	s = b->s != NULL ? b->s : xstrdup("");
+	memset(b, 0, sizeof(*b));
+	return s;
+}
+
+void
+sbuf_release(struct sbuf *b)
+{
+	free(b->s);
+	memset(b, 0, sizeof(*b));
+}
+
 /*
  * mkdir -p.  A directory that exists costs one stat: a scan writes
  * thousands of files into a few directories, and a mkdir of every

@@ -46,6 +46,21 @@ int64_t	 now_wall_ms(void);
 #define ISO_TIME_MAX	32
 const char *iso_time_ms(int64_t wall_ms, char buf[ISO_TIME_MAX]);
 
+/* A growable NUL-terminated byte string. */
+struct sbuf {
+	char	*s;
+	size_t	 len;
+	size_t	 cap;
+};
+void	 sbuf_add(struct sbuf *, const char *, size_t);
+void	 sbuf_adds(struct sbuf *, const char *);
+void	 sbuf_addc(struct sbuf *, char);
+void	 sbuf_addf(struct sbuf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* The string, handed over (never NULL).  Caller frees. */
+char	*sbuf_take(struct sbuf *);
+void	 sbuf_release(struct sbuf *);
+
 /*
  * Create path and its missing parents with mode.  Returns 0 (also when it
  * exists as a directory), -1 with errno.

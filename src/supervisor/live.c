@@ -19,7 +19,6 @@
 
 #include <sys/ioctl.h>
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,40 +39,6 @@
 #define LIVE_DEFAULT_COLS	80
 #define LIVE_DEFAULT_ROWS	24
 
-/* A growing text.  Safe to release when zeroed. */
-struct text {
-	char	*s;
-	size_t	 len, cap;
-};
-
-static void
-text_add(struct text *t, const char *s, size_t n)
-{
-	if (t->len + n + 1 > t->cap) {
-		t->cap = (t->len + n + 1) * 2;
-		t->s = xreallocarray(t->s, t->cap, 1);
-	}
-	memcpy(t->s + t->len, s, n);
-	t->len += n;
-	t->s[t->len] = '\0';
-}
-
-static void __attribute__((format(printf, 2, 3)))
-text_printf(struct text *t, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*s;
-	int	 n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n == -1)
-		fatal("vasprintf");
-	text_add(t, s, (size_t)n);
-	free(s);
-}
-
 /*
  * Append line to out, cut to at most cols - 1 columns (one per UTF-8
  * character; the last column stays free so the terminal never wraps), a
@@ -82,7 +47,7 @@ text_printf(struct text *t, const char *fmt, ...)
  * adapter chose.  No trailing blanks, and a newline.
  */
 static void
-add_clipped(struct text *out, const char *line, int cols)
+add_clipped(struct sbuf *out, const char *line, int cols)
 {
 	const unsigned char	*p = (const unsigned char *)line;
 	size_t			 avail = strlen(line), n, start = out->len;
@@ -93,9 +58,9 @@ add_clipped(struct text *out, const char *line, int cols)
 		n = utf8_char(p, avail, &cp);
 		if (n == 0 || cp < 0x20 || cp == 0x7f ||
 		    (cp >= 0x80 && cp <= 0x9f))
-			text_add(out, "?", 1);
+			sbuf_add(out, "?", 1);
 		else
-			text_add(out, (const char *)p, n);
+			sbuf_add(out, (const char *)p, n);
 		n = n == 0 ? 1 : n;
 		p += n;
 		avail -= n;
@@ -103,7 +68,7 @@ add_clipped(struct text *out, const char *line, int cols)
 	}
 	while (out->len > start && out->s[out->len - 1] == ' ')
 		out->len--;
-	text_add(out, "\n", 1);
+	sbuf_add(out, "\n", 1);
 }
 
 /* "12s", "4m05s", "2h01m". */
@@ -137,43 +102,43 @@ state_word(const struct run *r, const struct target *t)
 }
 
 static void
-target_line(struct text *line, const struct run *r, const struct target *t,
+target_line(struct sbuf *line, const struct run *r, const struct target *t,
     int idwidth)
 {
 	char	 dur[32];
 	int	 fill, i;
 	size_t	 n;
 
-	text_printf(line, "[%zu/%zu] %-*s %-8s", t->number, r->ntargets,
+	sbuf_addf(line, "[%zu/%zu] %-*s %-8s", t->number, r->ntargets,
 	    idwidth, t->pt->conn->id, state_word(r, t));
 	if (t->state == TARGET_QUEUED)
 		return;
 	if (t->state == TARGET_FINISHED) {
-		text_printf(line, " %5s", elapsed(t->finished_mono -
+		sbuf_addf(line, " %5s", elapsed(t->finished_mono -
 		    t->started_mono, dur));
 		if (t->status != STATUS_DONE && t->detail != NULL) {
 			n = strcspn(t->detail, "\n");
-			text_printf(line, "  %.*s", (int)n, t->detail);
+			sbuf_addf(line, "  %.*s", (int)n, t->detail);
 		}
 		return;
 	}
-	text_printf(line, " %5s %-10s", elapsed(view_now(r) - t->started_mono,
+	sbuf_addf(line, " %5s %-10s", elapsed(view_now(r) - t->started_mono,
 	    dur), t->phase != NULL ? t->phase : "");
 	if (t->percent < 0)
 		return;
 	fill = t->percent * LIVE_BAR_WIDTH / 100;
-	text_add(line, " [", 2);
+	sbuf_add(line, " [", 2);
 	for (i = 0; i < LIVE_BAR_WIDTH; i++)
-		text_add(line, i < fill ? "#" : "-", 1);
-	text_printf(line, "] %3d%%", t->percent);
+		sbuf_add(line, i < fill ? "#" : "-", 1);
+	sbuf_addf(line, "] %3d%%", t->percent);
 }
 
 static void
-lock_lines(struct text *out, const struct run *r, int cols)
+lock_lines(struct sbuf *out, const struct run *r, int cols)
 {
 	const struct lockd_lock		*l;
 	const struct lockd_request	*q;
-	struct text			 line = { 0 };
+	struct sbuf			 line = { 0 };
 	char				 dur[32];
 	int64_t				 clock = run_clock(r);
 	int				 any = 0;
@@ -181,19 +146,19 @@ lock_lines(struct text *out, const struct run *r, int cols)
 	TAILQ_FOREACH(l, &r->locks.locks, entry) {
 		any = 1;
 		line.len = 0;
-		text_printf(&line, "lock %s: ", l->name);
+		sbuf_addf(&line, "lock %s: ", l->name);
 		if (l->holder == NULL)
-			text_printf(&line, "free");
+			sbuf_addf(&line, "free");
 		else
-			text_printf(&line, "held by %s for %s (%s)",
+			sbuf_addf(&line, "held by %s for %s (%s)",
 			    r->targets[l->holder->client].pt->conn->id,
 			    elapsed(clock - l->holder->granted, dur),
 			    l->holder->purpose);
-		text_printf(&line, "; queue:");
+		sbuf_addf(&line, "; queue:");
 		if (TAILQ_EMPTY(&l->waiters))
-			text_printf(&line, " empty");
+			sbuf_addf(&line, " empty");
 		TAILQ_FOREACH(q, &l->waiters, entry)
-			text_printf(&line, " %s",
+			sbuf_addf(&line, " %s",
 			    r->targets[q->client].pt->conn->id);
 		add_clipped(out, line.s, cols);
 	}
@@ -204,24 +169,24 @@ lock_lines(struct text *out, const struct run *r, int cols)
 
 /* What the signals do now. */
 static void
-hint_line(struct text *out, const struct run *r, int cols)
+hint_line(struct sbuf *out, const struct run *r, int cols)
 {
-	struct text	 line = { 0 };
+	struct sbuf	 line = { 0 };
 	int		 pid = (int)getpid();
 
 	if (r->aborting && !r->escalated)
-		text_printf(&line, "aborting: waiting for the workers to stop "
+		sbuf_addf(&line, "aborting: waiting for the workers to stop "
 		    "· Ctrl-C again kills them now");
 	else if (r->aborting)
-		text_printf(&line, "aborting: killing the workers");
+		sbuf_addf(&line, "aborting: killing the workers");
 	else if (r->frozen)
-		text_printf(&line, "paused: fg, SIGCONT or \"ktx-supervisor "
+		sbuf_addf(&line, "paused: fg, SIGCONT or \"ktx-supervisor "
 		    "resume\" continues · pid %d", pid);
 	else if (r->draining)
-		text_printf(&line, "draining: running targets finish, nothing "
+		sbuf_addf(&line, "draining: running targets finish, nothing "
 		    "new starts · Ctrl-C aborts");
 	else
-		text_printf(&line, "Ctrl-C abort · Ctrl-Z pause · SIGHUP drain · "
+		sbuf_addf(&line, "Ctrl-C abort · Ctrl-Z pause · SIGHUP drain · "
 		    "SIGUSR1 status · pid %d", pid);
 	add_clipped(out, line.s, cols);
 	free(line.s);
@@ -232,7 +197,7 @@ static char *
 compose(const struct run *r, int *nlines)
 {
 	const struct lockd_lock	*l;
-	struct text		 out = { 0 }, line = { 0 };
+	struct sbuf		 out = { 0 }, line = { 0 };
 	size_t			 i, queued = 0, finished = 0, shown;
 	int			 cols = r->live.cols, idwidth = 0, len;
 	int			 nlocks, room;
@@ -243,7 +208,7 @@ compose(const struct run *r, int *nlines)
 		len = (int)strlen(r->targets[i].pt->conn->id);
 		idwidth = len > idwidth ? len : idwidth;
 	}
-	text_printf(&line, "%zu running, %zu queued, %zu finished%s%s%s · run %s",
+	sbuf_addf(&line, "%zu running, %zu queued, %zu finished%s%s%s · run %s",
 	    r->ntargets - queued - finished, queued, finished,
 	    r->frozen ? " · paused" : "", r->draining ? " · draining" : "",
 	    r->aborting ? " · aborting" : "", r->id);
@@ -266,7 +231,7 @@ compose(const struct run *r, int *nlines)
 	}
 	if (shown < r->ntargets) {
 		line.len = 0;
-		text_printf(&line, "... and %zu more targets", r->ntargets -
+		sbuf_addf(&line, "... and %zu more targets", r->ntargets -
 		    shown);
 		add_clipped(&out, line.s, cols);
 	}
@@ -317,7 +282,7 @@ static void
 paint(struct run *r)
 {
 	struct live	*lv = &r->live;
-	struct text	 out = { 0 };
+	struct sbuf	 out = { 0 };
 	char		*view, *line, *nl;
 	int		 nlines;
 
@@ -332,14 +297,14 @@ paint(struct run *r)
 		return;
 	}
 	if (lv->painted > 0)
-		text_printf(&out, "\r\033[%dA", lv->painted);
+		sbuf_addf(&out, "\r\033[%dA", lv->painted);
 	for (line = view; *line != '\0'; line = nl + 1) {
 		nl = strchr(line, '\n');
-		text_add(&out, "\033[2K", 4);
-		text_add(&out, line, (size_t)(nl - line + 1));
+		sbuf_add(&out, "\033[2K", 4);
+		sbuf_add(&out, line, (size_t)(nl - line + 1));
 	}
 	if (nlines < lv->painted)
-		text_add(&out, "\033[J", 3);
+		sbuf_add(&out, "\033[J", 3);
 	write_all(out.s, out.len);
 	free(out.s);
 	free(lv->shown);

@@ -89,30 +89,6 @@ tail_add(struct tail *t, const char *p, size_t n)
 	t->len += n;
 }
 
-/* Length of the valid UTF-8 sequence at p (of at most n bytes), 0 if none. */
-static size_t
-utf8_len(const unsigned char *p, size_t n)
-{
-	size_t	len, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
-
 /*
  * The tail as text: whole lines only, the last TAIL_LINES of them, trimmed,
  * control characters and broken UTF-8 replaced by '?'.  NULL when nothing
@@ -125,6 +101,7 @@ tail_text(const struct tail *t)
 	const unsigned char	*end = p + t->len, *nl;
 	char			*out, *o;
 	size_t			 lines = 0, k;
+	uint32_t		 cp;
 
 	if (t->cut && (nl = memchr(p, '\n', t->len)) != NULL)
 		p = nl + 1;
@@ -146,7 +123,7 @@ tail_text(const struct tail *t)
 		} else if (*p < 0x20 || *p == 0x7f) {
 			*o++ = '?';
 			p++;
-		} else if ((k = utf8_len(p, end - p)) == 0) {
+		} else if ((k = utf8_char(p, end - p, &cp)) == 0) {
 			*o++ = '?';
 			p++;
 		} else {

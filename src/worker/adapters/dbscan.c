@@ -411,173 +411,117 @@ dbscan_dimension_type(const char *driver, const char *native_type)
  * JSON as JSON.stringify(value, null, 2) writes it, plus a newline.
  */
 
-struct buf {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-};
-
-static void
-buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		while (b->len + n + 1 > b->cap)
-			b->cap = b->cap ? b->cap * 2 : 4096;
-		b->p = xreallocarray(b->p, b->cap, 1);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-/* The length of a valid UTF-8 sequence at s, or 0. */
-static size_t
-utf8_len(const unsigned char *s)
-{
-	size_t		n, k;
-	uint32_t	cp, min;
-
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0) {
-		n = 2;
-		min = 0x80;
-		cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		n = 3;
-		min = 0x800;
-		cp = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		n = 4;
-		min = 0x10000;
-		cp = s[0] & 0x07;
-	} else
-		return 0;
-	for (k = 1; k < n; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[k] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /* A byte that is not UTF-8 is written as the code point of its value. */
 static void
-json_string(struct buf *b, const char *s)
+json_string(struct sbuf *b, const char *s)
 {
 	const unsigned char	*p = (const unsigned char *)s;
 	char			 esc[8];
 	size_t			 n;
+	uint32_t		 cp;
 
-	buf_add(b, "\"", 1);
+	sbuf_add(b, "\"", 1);
 	for (; *p != '\0'; p += n) {
 		/* A run of plain ASCII in one copy: names are mostly that. */
 		for (n = 0; p[n] >= 0x20 && p[n] < 0x80 && p[n] != '"' &&
 		    p[n] != '\\'; n++)
 			;
 		if (n > 0) {
-			buf_add(b, (const char *)p, n);
+			sbuf_add(b, (const char *)p, n);
 			continue;
 		}
 		n = 1;
 		switch (*p) {
 		case '"':
-			buf_str(b, "\\\"");
+			sbuf_adds(b, "\\\"");
 			continue;
 		case '\\':
-			buf_str(b, "\\\\");
+			sbuf_adds(b, "\\\\");
 			continue;
 		case '\b':
-			buf_str(b, "\\b");
+			sbuf_adds(b, "\\b");
 			continue;
 		case '\f':
-			buf_str(b, "\\f");
+			sbuf_adds(b, "\\f");
 			continue;
 		case '\n':
-			buf_str(b, "\\n");
+			sbuf_adds(b, "\\n");
 			continue;
 		case '\r':
-			buf_str(b, "\\r");
+			sbuf_adds(b, "\\r");
 			continue;
 		case '\t':
-			buf_str(b, "\\t");
+			sbuf_adds(b, "\\t");
 			continue;
 		default:
 			break;
 		}
-		if (*p < 0x20 || (n = utf8_len(p)) == 0) {
+		if (*p < 0x20 || (n = utf8_char(p, strnlen((const char *)p, 4),
+		    &cp)) == 0) {
 			snprintf(esc, sizeof(esc), "\\u%04x", *p);
-			buf_str(b, esc);
+			sbuf_adds(b, esc);
 			n = 1;
 		} else
-			buf_add(b, (const char *)p, n);
+			sbuf_add(b, (const char *)p, n);
 	}
-	buf_add(b, "\"", 1);
+	sbuf_add(b, "\"", 1);
 }
 
 static void
-json_indent(struct buf *b, int n)
+json_indent(struct sbuf *b, int n)
 {
 	static const char	spaces[] = "                                ";
 
 	for (; n > (int)sizeof(spaces) - 1; n -= (int)sizeof(spaces) - 1)
-		buf_add(b, spaces, sizeof(spaces) - 1);
-	buf_add(b, spaces, (size_t)n);
+		sbuf_add(b, spaces, sizeof(spaces) - 1);
+	sbuf_add(b, spaces, (size_t)n);
 }
 
 /* Recursion is bounded by the fixed shapes this file builds. */
 static void
-json_value(struct buf *b, const cJSON *v, int indent)
+json_value(struct sbuf *b, const cJSON *v, int indent)
 {
 	const cJSON	*kid;
 	char		 num[32];
 
 	if (cJSON_IsNull(v))
-		buf_str(b, "null");
+		sbuf_adds(b, "null");
 	else if (cJSON_IsTrue(v))
-		buf_str(b, "true");
+		sbuf_adds(b, "true");
 	else if (cJSON_IsFalse(v))
-		buf_str(b, "false");
+		sbuf_adds(b, "false");
 	else if (cJSON_IsNumber(v)) {
 		snprintf(num, sizeof(num), "%.0f", v->valuedouble);
-		buf_str(b, num);
+		sbuf_adds(b, num);
 	} else if (cJSON_IsString(v))
 		json_string(b, v->valuestring);
 	else if (v->child == NULL)
-		buf_str(b, cJSON_IsArray(v) ? "[]" : "{}");
+		sbuf_adds(b, cJSON_IsArray(v) ? "[]" : "{}");
 	else {
-		buf_str(b, cJSON_IsArray(v) ? "[\n" : "{\n");
+		sbuf_adds(b, cJSON_IsArray(v) ? "[\n" : "{\n");
 		for (kid = v->child; kid != NULL; kid = kid->next) {
 			json_indent(b, indent + 2);
 			if (cJSON_IsObject(v)) {
 				json_string(b, kid->string);
-				buf_str(b, ": ");
+				sbuf_adds(b, ": ");
 			}
 			json_value(b, kid, indent + 2);
-			buf_str(b, kid->next != NULL ? ",\n" : "\n");
+			sbuf_adds(b, kid->next != NULL ? ",\n" : "\n");
 		}
 		json_indent(b, indent);
-		buf_str(b, cJSON_IsArray(v) ? "]" : "}");
+		sbuf_adds(b, cJSON_IsArray(v) ? "]" : "}");
 	}
 }
 
 static char *
 json_text(const cJSON *v, size_t *lenp)
 {
-	struct buf	b = { 0 };
+	struct sbuf	b = { 0 };
 
 	json_value(&b, v, 0);
-	buf_add(&b, "\n", 1);
+	sbuf_add(&b, "\n", 1);
 	*lenp = b.len;
-	return b.p;
+	return b.s;
 }
 
 static void

@@ -40,73 +40,6 @@ source_adapter_find(const char *driver)
 	return NULL;
 }
 
-/* ---- sbuf ---- */
-
-void
-sbuf_add(struct sbuf *b, const char *p, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		while (b->len + n + 1 > b->cap)
-			b->cap = b->cap ? b->cap * 2 : 256;
-		b->s = xreallocarray(b->s, b->cap, 1);
-	}
-	memcpy(b->s + b->len, p, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-void
-sbuf_adds(struct sbuf *b, const char *s)
-{
-	sbuf_add(b, s, strlen(s));
-}
-
-void
-sbuf_addc(struct sbuf *b, char c)
-{
-	sbuf_add(b, &c, 1);
-}
-
-void
-sbuf_addf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list	ap, ap2;
-	int	n;
-
-	va_start(ap, fmt);
-	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n > 0) {
-		sbuf_add(b, "", 0);
-		if (b->len + (size_t)n + 1 > b->cap) {
-			while (b->len + (size_t)n + 1 > b->cap)
-				b->cap *= 2;
-			b->s = xreallocarray(b->s, b->cap, 1);
-		}
-		vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap2);
-		b->len += (size_t)n;
-	}
-	va_end(ap2);
-}
-
-char *
-sbuf_take(struct sbuf *b)
-{
-	char	*s;
-
-	s = b->s != NULL ? b->s : xstrdup("");
-	memset(b, 0, sizeof(*b));
-	return s;
-}
-
-void
-sbuf_release(struct sbuf *b)
-{
-	free(b->s);
-	memset(b, 0, sizeof(*b));
-}
-
 /* ---- results ---- */
 
 void
@@ -178,32 +111,13 @@ source_result_release(struct source_result *res)
 static size_t
 utf8_check(const unsigned char *p, size_t len)
 {
-	size_t		i = 0, n, k;
-	unsigned int	cp, min;
+	size_t		i = 0, n;
+	uint32_t	cp;
 
 	while (i < len) {
-		if (p[i] == 0)
+		if (p[i] == 0 || (n = utf8_char(p + i, len - i, &cp)) == 0)
 			return i;
-		if (p[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if ((p[i] & 0xe0) == 0xc0) {
-			n = 1; cp = p[i] & 0x1f; min = 0x80;
-		} else if ((p[i] & 0xf0) == 0xe0) {
-			n = 2; cp = p[i] & 0x0f; min = 0x800;
-		} else if ((p[i] & 0xf8) == 0xf0) {
-			n = 3; cp = p[i] & 0x07; min = 0x10000;
-		} else
-			return i;
-		for (k = 1; k <= n; k++) {
-			if (i + k >= len || (p[i + k] & 0xc0) != 0x80)
-				return i;
-			cp = (cp << 6) | (p[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return i;
-		i += n + 1;
+		i += n;
 	}
 	return len;
 }

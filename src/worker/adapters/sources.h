@@ -130,20 +130,6 @@ const struct source_adapter *source_adapter_find(const char *driver);
 
 /* ---- Helpers the adapters share (sources.c, yamljson.c, sqlrefs.c) ---- */
 
-/* A growable NUL-terminated byte string. */
-struct sbuf {
-	char	*s;
-	size_t	 len;
-	size_t	 cap;
-};
-void	 sbuf_add(struct sbuf *, const char *, size_t);
-void	 sbuf_adds(struct sbuf *, const char *);
-void	 sbuf_addc(struct sbuf *, char);
-void	 sbuf_addf(struct sbuf *, const char *, ...)
-	    __attribute__((format(printf, 2, 3)));
-/* The string, handed over (never NULL).  Caller frees. */
-char	*sbuf_take(struct sbuf *);
-void	 sbuf_release(struct sbuf *);
 
 void	 source_event_add(struct source_result *, const char *event,
 	    cJSON *data);
